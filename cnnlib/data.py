@@ -1,0 +1,163 @@
+"""MNIST from the IDX files in ``data/mnist/``, read with our own code and checked against known sums.
+
+The IDX format (LeCun et al.) is a tiny binary header followed by raw bytes:
+
+* 2 zero bytes, 1 byte giving the element type (``0x08`` = unsigned byte), 1 byte giving the
+  number of dimensions ``ndim``;
+* ``ndim`` big-endian 32-bit sizes;
+* the data, ``prod(sizes)`` elements in C order.
+
+So the magic number of an image file is ``0x00000803`` (3 dimensions: N, 28, 28) and that of a
+label file ``0x00000801`` (1 dimension: N). The files are stored gzipped; the SHA-256 sums in
+``data/mnist/SHA256SUMS`` are of the *uncompressed* bytes, so any corruption is caught whether it
+breaks the gzip stream or not.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DEFAULT_MNIST_DIR", "MNIST_FILES", "load_mnist", "read_idx", "read_checksums"]
+
+#: Where the course keeps MNIST: ``data/mnist`` at the repository root. ``CNNLIB_MNIST_DIR`` overrides it.
+DEFAULT_MNIST_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+
+#: The four files, as ``(images, labels)`` per split.
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+_IDX_UBYTE = 0x08
+
+
+def read_checksums(path: Path) -> dict[str, str]:
+    """Read a ``sha256sum``-style file (``<hex>  <name>`` per line) into ``{name: hex}``."""
+    sums = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise ValueError(f"{path}: line {number} is not '<sha256 hex>  <file name>': {line!r}")
+        sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The uncompressed contents of ``path`` (gzipped if it ends in ``.gz``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"MNIST file not found: {path}")
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path}: not a valid gzip file ({error}); the file is truncated or corrupted") from error
+
+
+def read_idx(path, expected_sha256: str | None = None, expected_ndim: int | None = None) -> np.ndarray:
+    """Read one IDX file of unsigned bytes into a NumPy array.
+
+    Args:
+        path: the file, gzipped (``.gz``) or not.
+        expected_sha256: hex SHA-256 of the uncompressed bytes; checked before parsing when given.
+        expected_ndim: the number of dimensions the magic number must announce (3 for images, 1 for labels).
+
+    Returns:
+        ``uint8`` array whose shape is the sizes in the header, e.g. ``(60000, 28, 28)``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the gzip stream is broken, the checksum differs, the magic number is not
+            the expected one, or the file is shorter or longer than its header says. The
+            message names the file and what was expected.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if expected_sha256 is not None:
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != expected_sha256.lower():
+            raise ValueError(
+                f"{path}: SHA-256 of the uncompressed contents is {actual}, expected {expected_sha256.lower()}; "
+                "the file is corrupted or is not the original MNIST file"
+            )
+    if len(raw) < 4:
+        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header (at least 4 bytes expected)")
+    zero0, zero1, dtype_code, ndim = raw[:4]
+    magic = int.from_bytes(raw[:4], "big")
+    if zero0 != 0 or zero1 != 0 or dtype_code != _IDX_UBYTE or (expected_ndim is not None and ndim != expected_ndim):
+        want = f"0x{_IDX_UBYTE << 8 | (expected_ndim or ndim):08x}"
+        raise ValueError(f"{path}: magic number is 0x{magic:08x}, expected {want} (unsigned bytes, {expected_ndim or ndim} dimensions)")
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise ValueError(f"{path}: truncated header, {len(raw)} bytes for a {ndim}-dimensional IDX file that needs {header_size}")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected_size = header_size + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected_size:
+        problem = "truncated" if len(raw) < expected_size else "has trailing bytes"
+        raise ValueError(f"{path}: {problem}: {len(raw)} bytes, expected {expected_size} for shape {shape}")
+    # frombuffer gives a read-only view of `raw`; copy so callers own a normal writable array.
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
+
+
+def _find(directory: Path, name: str) -> Path:
+    """Prefer the gzipped file; accept an uncompressed one a user unpacked by hand."""
+    gz = directory / f"{name}.gz"
+    if gz.exists() or not (directory / name).exists():
+        return gz
+    return directory / name
+
+
+def load_split(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
+    """Load one split of MNIST.
+
+    Args:
+        split: ``"train"`` (60,000 digits) or ``"test"`` (10,000 digits).
+        root: folder holding the IDX files and ``SHA256SUMS``; defaults to ``CNNLIB_MNIST_DIR``
+            if set, else :data:`DEFAULT_MNIST_DIR`.
+
+    Returns:
+        ``images``: ``(N, 1, 28, 28)`` float32 in [0, 1] (NCHW, one grey channel);
+        ``labels``: ``(N,)`` int64 digits 0..9.
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"split must be one of {sorted(MNIST_FILES)}, got {split!r}")
+    directory = Path(root if root is not None else os.environ.get("CNNLIB_MNIST_DIR", DEFAULT_MNIST_DIR))
+    sums_path = directory / "SHA256SUMS"
+    if not sums_path.is_file():
+        raise FileNotFoundError(f"checksum file not found: {sums_path}")
+    sums = read_checksums(sums_path)
+    image_name, label_name = MNIST_FILES[split]
+    for name in (image_name, label_name):
+        if name not in sums:
+            raise ValueError(f"{sums_path} has no checksum for {name}")
+    images = read_idx(_find(directory, image_name), sums[image_name], expected_ndim=3)
+    labels = read_idx(_find(directory, label_name), sums[label_name], expected_ndim=1)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{directory}: {image_name} holds {images.shape[0]} images but {label_name} holds {labels.shape[0]} labels"
+        )
+    # Scale to [0, 1] in float32: the range the network's initial weights are designed for.
+    x = (images.astype(np.float32) / np.float32(255.0))[:, np.newaxis, :, :]
+    return x, labels.astype(np.int64)
+
+
+def load_mnist(root=None):
+    """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, the order Keras users know.
+
+    Returns:
+        ``x_train``: ``(60000, 1, 28, 28)`` float32 in [0, 1]; ``y_train``: ``(60000,)`` int64;
+        ``x_test``: ``(10000, 1, 28, 28)`` float32 in [0, 1]; ``y_test``: ``(10000,)`` int64.
+
+    Every file is checked against ``SHA256SUMS`` first, so a corrupted download fails loudly
+    with the file's name rather than training on garbage.
+    """
+    return load_split("train", root), load_split("test", root)
