@@ -94,8 +94,12 @@ def read_idx(path, expected_sha256: str | None = None, expected_ndim: int | None
     zero0, zero1, dtype_code, ndim = raw[:4]
     magic = int.from_bytes(raw[:4], "big")
     if zero0 != 0 or zero1 != 0 or dtype_code != _IDX_UBYTE or (expected_ndim is not None and ndim != expected_ndim):
-        want = f"0x{_IDX_UBYTE << 8 | (expected_ndim or ndim):08x}"
-        raise ValueError(f"{path}: magic number is 0x{magic:08x}, expected {want} (unsigned bytes, {expected_ndim or ndim} dimensions)")
+        if expected_ndim is None:
+            want = "0x000008NN (unsigned bytes, NN = number of dimensions)"
+        else:
+            want = f"0x{_IDX_UBYTE << 8 | expected_ndim:08x} (unsigned bytes, {expected_ndim} dimensions)"
+        hint = "; it looks gzipped, so its name should end in .gz" if raw[:2] == b"\x1f\x8b" else ""
+        raise ValueError(f"{path}: magic number is 0x{magic:08x}, expected {want}{hint}")
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise ValueError(f"{path}: truncated header, {len(raw)} bytes for a {ndim}-dimensional IDX file that needs {header_size}")
