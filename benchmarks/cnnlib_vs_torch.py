@@ -1,0 +1,229 @@
+"""cnnlib against torch on this machine, side by side in one run: the three ratios of the course's targets.
+
+1. conv2d forward + backward for the two convolutions of the MNIST net (target: cnnlib <= 2x torch);
+2. one whole training step (forward, backward, Adam) of the net at batch 64 (target: <= 1.5x torch);
+3. with ``--train``: wall time (training only, evaluation excluded) until the test accuracy reaches 99.0 %,
+   both libraries with the same recipe, net, data order and initial weights.
+
+The two libraries are timed alternately, several rounds, with a pause between them (BLAS and OpenMP
+threads keep spinning after a call and would steal CPU from the other library); medians are reported.
+The machine's load changes the absolute numbers a lot; compare the ratios.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py            # ratios 1 and 2 (about a minute)
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --train    # plus ratio 3 (a few minutes)
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --threads 1 --clock cpu   # steadier on a busy machine
+
+On a machine shared with other jobs, multi-threaded BLAS/OpenMP calls wait for a second core and the
+timings become meaningless (tens of ms for a 1 ms op); use ``--threads 1 --clock cpu`` there (CPU time of
+this process, which other jobs disturb much less than the wall clock). The time to 99 % is always wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+if "--threads" in sys.argv:  # must be set before NumPy and torch start their thread pools
+    _threads = sys.argv[sys.argv.index("--threads") + 1]
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = _threads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from cnnlib import functional as F  # noqa: E402
+from cnnlib import init, nn, optim  # noqa: E402
+from cnnlib.batching import iterate_minibatches  # noqa: E402
+from cnnlib.training import evaluate, train_step  # noqa: E402
+
+PAUSE = 0.3  # seconds between the two libraries' timings
+CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
+CONV_SHAPES = [  # (N, C_in, H, W, C_out, k): the two convolutions of the MNIST net at batch 64
+    (64, 1, 28, 28, 16, 3),
+    (64, 16, 13, 13, 32, 3),
+]
+
+
+def median_time(function, repeats: int, warmup: int = 3) -> float:
+    """Median time of ``function()`` in seconds (wall clock, or this process's CPU time with ``--clock cpu``)."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = CLOCK()
+        function()
+        times.append(CLOCK() - start)
+    return float(np.median(times))
+
+
+def cnnlib_net(seed: int):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(800, 120, rng=rng), nn.ReLU(), nn.Linear(120, 10, rng=rng),
+    )  # fmt: skip
+
+
+def torch_net_like(model) -> torch.nn.Sequential:
+    """The same architecture in torch, with ``model``'s weights."""
+    t = torch.nn
+    net = t.Sequential(
+        t.Conv2d(1, 16, 3), t.ReLU(), t.MaxPool2d(2), t.Conv2d(16, 32, 3), t.ReLU(), t.MaxPool2d(2),
+        t.Flatten(), t.Linear(800, 120), t.ReLU(), t.Linear(120, 10),
+    )  # fmt: skip
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    return net
+
+
+def conv_functions(shape, rng):
+    """``(cnnlib_fn, torch_fn)`` each running one conv2d forward + backward (all gradients) on NCHW arrays."""
+    n, c_in, h, w, c_out, k = shape
+    x = rng.random((n, c_in, h, w), dtype=np.float32)
+    weight = (rng.random((c_out, c_in, k, k), dtype=np.float32) - 0.5) / k
+    bias = rng.random(c_out, dtype=np.float32)
+    grad_output = rng.random((n, c_out, h - k + 1, w - k + 1), dtype=np.float32)
+
+    def ours():
+        _, cache = F.conv2d_forward(x, weight, bias)
+        F.conv2d_backward(grad_output, cache)
+
+    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, weight, bias))
+    tg = torch.from_numpy(grad_output)
+
+    def theirs():
+        tx.grad = tw.grad = tb.grad = None
+        torch.nn.functional.conv2d(tx, tw, tb).backward(tg)
+
+    return ours, theirs
+
+
+def step_functions(seed: int):
+    """``(cnnlib_fn, torch_fn)`` each running one training step of the net (batch 64, Adam)."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    model = cnnlib_net(seed)
+    reference = torch_net_like(model)
+    loss_fn, optimizer = nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3)
+    t_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def ours():
+        train_step(model, loss_fn, optimizer, x, y)
+
+    def theirs():
+        t_optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(reference(tx), ty).backward()
+        t_optimizer.step()
+
+    return ours, theirs
+
+
+def side_by_side(ours, theirs, rounds: int, repeats: int):
+    """Alternate the two, ``rounds`` times; return the medians over rounds of (ours, theirs, ratio)."""
+    results = []
+    for _ in range(rounds):
+        a = median_time(ours, repeats)
+        time.sleep(PAUSE)
+        b = median_time(theirs, repeats)
+        time.sleep(PAUSE)
+        results.append((a, b, a / b))
+    return tuple(float(v) for v in np.median(np.array(results), axis=0))
+
+
+def time_to_accuracy(library: str, target: float, max_epochs: int, lr: float, gamma: float, seed: int, data):
+    """Train with Adam(lr) and an exponential decay ``gamma`` per epoch until the test accuracy reaches ``target``.
+
+    Returns ``(training seconds until the target, epochs, accuracy per epoch)``; the seconds are ``inf`` if the
+    target was not reached within ``max_epochs``. Evaluation time is not counted.
+    """
+    (x, y), (x_test, y_test) = data
+    model = cnnlib_net(seed)
+    seconds, accuracies = 0.0, []
+    if library == "cnnlib":
+        loss_fn, optimizer = nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr)
+    else:
+        net = torch_net_like(model)
+        t_optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        t_x_test = torch.from_numpy(x_test)
+    for epoch in range(max_epochs):
+        start = time.perf_counter()
+        for x_batch, y_batch in iterate_minibatches(x, y, 64, shuffle=True, seed=seed + epoch):
+            if library == "cnnlib":
+                train_step(model, loss_fn, optimizer, x_batch, y_batch)
+            else:
+                t_optimizer.zero_grad()
+                torch.nn.functional.cross_entropy(net(torch.from_numpy(x_batch)), torch.from_numpy(y_batch)).backward()
+                t_optimizer.step()
+        seconds += time.perf_counter() - start
+        if library == "cnnlib":
+            optimizer.lr = lr * gamma ** (epoch + 1)
+            accuracy = evaluate(model, x_test, y_test).accuracy
+        else:
+            for group in t_optimizer.param_groups:
+                group["lr"] = lr * gamma ** (epoch + 1)
+            with torch.no_grad():
+                accuracy = float((net(t_x_test).argmax(1).numpy() == y_test).mean())
+        accuracies.append(accuracy)
+        print(f"    {library}: epoch {epoch + 1}, test accuracy {accuracy:.4f}, {seconds:.1f} s of training", flush=True)
+        if accuracy >= target:
+            return seconds, epoch + 1, accuracies
+    return float("inf"), max_epochs, accuracies
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per measurement (median reported)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per round (median taken)")
+    parser.add_argument("--train", action="store_true", help="also measure the wall time to 99.0 %% test accuracy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--gamma", type=float, default=0.7)
+    parser.add_argument("--max-epochs", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: their own choice); "
+                        "1 gives stable ratios on a machine shared with other jobs")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: time.process_time, which other "
+                        "jobs on a busy machine disturb far less than the wall clock (meaningful with --threads 1)")
+    args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    init.manual_seed(args.seed)
+    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), {args.clock} clock")
+
+    rng = np.random.default_rng(args.seed)
+    print("\nconv2d forward + backward (float32, NCHW arrays in, all three gradients out):")
+    conv_ratios = []
+    for shape in CONV_SHAPES:
+        ours, theirs, ratio = side_by_side(*conv_functions(shape, rng), args.rounds, args.repeats)
+        conv_ratios.append(ratio)
+        print(f"  x {shape[:4]} -> {shape[4]} channels, {shape[5]}x{shape[5]}: cnnlib {ours * 1e3:6.2f} ms  torch {theirs * 1e3:6.2f} ms")
+
+    ours, theirs, step_ratio = side_by_side(*step_functions(args.seed), args.rounds, args.repeats)
+    print(f"\ntraining step (batch 64, forward + backward + Adam): cnnlib {ours * 1e3:.2f} ms  torch {theirs * 1e3:.2f} ms")
+
+    print("\nRATIOS (cnnlib / torch, lower is better; medians over alternating rounds):")
+    for shape, ratio in zip(CONV_SHAPES, conv_ratios):
+        print(f"  conv2d fwd+bwd, {shape[1]:>2} -> {shape[4]:<2} channels : {ratio:5.2f}   (target <= 2.0)")
+    print(f"  training step                  : {step_ratio:5.2f}   (target <= 1.5)")
+
+    if args.train:
+        from cnnlib.data import load_mnist
+
+        data = load_mnist()
+        print(f"\ntime to 99.0 % test accuracy (Adam lr {args.lr}, x{args.gamma} per epoch, batch 64, seed {args.seed}):")
+        results = {}
+        for library in ("cnnlib", "torch"):
+            results[library] = time_to_accuracy(library, 0.99, args.max_epochs, args.lr, args.gamma, args.seed, data)
+            time.sleep(PAUSE)
+        (ours, ours_epochs, _), (theirs, theirs_epochs, _) = results["cnnlib"], results["torch"]
+        print(f"  cnnlib {ours:.1f} s ({ours_epochs} epochs), torch {theirs:.1f} s ({theirs_epochs} epochs)")
+        print(f"  time-to-99.0% ratio            : {ours / theirs:5.2f}")
+
+
+if __name__ == "__main__":
+    main()

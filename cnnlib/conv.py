@@ -1,0 +1,139 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library), forward and backward, vectorized.
+
+Forward: build the column matrix with :func:`cnnlib.im2col.im2col_nhwc` (one row per output position, one
+column per kernel tap and input channel) and multiply it once by the weights. Backward: the same matrix
+multiply, transposed twice -- once for the weight gradient, once for the column gradient, which
+:func:`cnnlib.im2col.col2im_nhwc` sums back onto the input.
+
+Shapes (PyTorch's): ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, kh, kw)``, ``bias: (C_out,)``,
+output ``(N, C_out, H_out, W_out)`` with ``H_out = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1``
+(:func:`cnnlib.shapes.conv_output_size`), padding counted **per side**.
+
+Memory layout: outputs and input gradients are returned as NCHW-shaped *views* of channels-last arrays
+(``np.transpose`` of an ``(N, H, W, C)`` array). Shapes, values and indexing are exactly NCHW; only the
+strides differ, which lets the next layer read them without a copy. ``np.ascontiguousarray`` gives a
+plain C-ordered copy when one is needed.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import check_array, check_bias, check_same_dtype
+from .im2col import WIDE_CHANNELS, col2im_nhwc, im2col_nhwc, kernel_offsets, pad_nhwc, window
+from .shapes import conv_output_size, pair
+
+__all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "conv2d"]
+
+
+class Conv2dCache(NamedTuple):
+    """What :func:`conv2d_backward` needs from the forward pass (nothing else is kept).
+
+    ``cols``: ``(N*H_out*W_out, kh*kw*C_in)`` column matrix; ``weight_matrix``: ``(kh*kw*C_in, C_out)``;
+    ``x_shape``: ``(N, C_in, H, W)``; ``padded_hw``: ``(H + 2*ph, W + 2*pw)``; ``out_hw``: ``(H_out, W_out)``;
+    ``kernel_size``, ``stride``, ``padding``, ``dilation``: ``(h, w)`` pairs; ``has_bias``: whether a bias was given.
+    """
+
+    cols: np.ndarray
+    weight_matrix: np.ndarray
+    x_shape: tuple
+    padded_hw: tuple
+    out_hw: tuple
+    kernel_size: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    has_bias: bool
+
+
+def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Convolve ``x`` with ``weight`` and return ``(out, cache)``.
+
+    Args:
+        x: ``(N, C_in, H, W)`` float32 or float64.
+        weight: ``(C_out, C_in, kh, kw)``, same dtype.
+        bias: ``(C_out,)`` or ``None``.
+        stride, padding, dilation: int or ``(h, w)`` pair; padding is zeros added on each side.
+
+    Returns:
+        ``out``: ``(N, C_out, H_out, W_out)``; ``cache``: a :class:`Conv2dCache` for :func:`conv2d_backward`.
+
+    Raises:
+        ValueError: wrong rank or dtype, channel mismatch, bad bias shape, non-positive stride or
+            dilation, negative padding, or a kernel larger than the padded input.
+    """
+    check_array(x, "x", 4, "(N, C_in, H, W)")
+    check_array(weight, "weight", 4, "(C_out, C_in, kh, kw)")
+    check_same_dtype(x, "x", weight, "weight")
+    n, c_in, h, w = x.shape
+    c_out, w_in, kh, kw = weight.shape
+    if w_in != c_in:
+        raise ValueError(f"x has {c_in} channels (shape {x.shape}) but weight expects {w_in} (shape {weight.shape})")
+    check_bias(bias, c_out, weight)
+    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding", allow_zero=True), pair(dilation, "dilation")
+    oh, ow = conv_output_size((h, w), (kh, kw), stride, padding, dilation)
+
+    x_nhwc = x.transpose(0, 2, 3, 1)
+    if padding == (0, 0) and c_in > 1 and not x_nhwc.flags.c_contiguous:
+        # An NCHW-ordered input: one transposing copy is cheaper than gathering every tap across channels.
+        x_nhwc = np.ascontiguousarray(x_nhwc)
+    x_padded = pad_nhwc(x_nhwc, padding)
+    cols = im2col_nhwc(x_padded, (kh, kw), stride, dilation, (oh, ow)).reshape(n * oh * ow, kh * kw * c_in)
+    # Rows of the weight matrix in the column order (i, j, c) of `cols`.
+    weight_matrix = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
+    out = cols @ weight_matrix
+    if bias is not None:
+        out += bias
+    out = out.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2)
+    cache = Conv2dCache(cols, weight_matrix, x.shape, x_padded.shape[1:3], (oh, ow), (kh, kw), stride, padding, dilation, bias is not None)
+    return out, cache
+
+
+def conv2d_backward(grad_output, cache: Conv2dCache):
+    """Gradients of a convolution.
+
+    Args:
+        grad_output: ``(N, C_out, H_out, W_out)``, the loss gradient with respect to the output.
+        cache: from :func:`conv2d_forward`.
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` with shapes ``(N, C_in, H, W)``, ``(C_out, C_in, kh, kw)`` and
+        ``(C_out,)`` (``grad_bias`` is ``None`` if the forward pass had no bias).
+    """
+    n, c_in, h, w = cache.x_shape
+    oh, ow = cache.out_hw
+    kh, kw = cache.kernel_size
+    c_out = cache.weight_matrix.shape[1]
+    expected = (n, c_out, oh, ow)
+    check_array(grad_output, "grad_output", 4, "(N, C_out, H_out, W_out)")
+    if grad_output.shape != expected:
+        raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
+    grad_matrix = grad_output.transpose(0, 2, 3, 1).reshape(n * oh * ow, c_out)
+
+    grad_weight = (cache.cols.T @ grad_matrix).reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
+    # A matrix-vector product sums the rows far faster than .sum(axis=0) does for narrow rows.
+    grad_bias = np.ones(grad_matrix.shape[0], dtype=grad_matrix.dtype) @ grad_matrix if cache.has_bias else None
+    ph, pw = cache.padding
+    padded_shape = (n, *cache.padded_hw, c_in)
+    if c_in >= WIDE_CHANNELS:
+        # Same sum as col2im, tap by tap: each tap's product is a contiguous (N, H_out, W_out, C_in) block,
+        # added to its window in long runs instead of C_in numbers at a time.
+        grad_padded = np.zeros(padded_shape, dtype=grad_matrix.dtype)
+        taps = cache.weight_matrix.reshape(kh, kw, c_in, c_out)
+        for i, j in kernel_offsets((kh, kw)):
+            window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += (grad_matrix @ taps[i, j].T).reshape(n, oh, ow, c_in)
+    else:
+        grad_cols = (grad_matrix @ cache.weight_matrix.T).reshape(n, oh, ow, kh, kw, c_in)
+        grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
+    grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
+    return grad_x, np.ascontiguousarray(grad_weight), grad_bias
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """``torch.nn.functional.conv2d`` without groups: ``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``.
+
+    See :func:`conv2d_forward` for the arguments; this returns only the output.
+    """
+    return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]

@@ -1,0 +1,424 @@
+"""Layers as objects, in the shape of ``torch.nn``: ``Module``, ``Parameter`` and the layers of a small CNN.
+
+A layer's ``forward(x)`` calls the matching op of :mod:`cnnlib.functional` and keeps its cache in **one**
+slot (``self._cache``), overwritten by the next forward pass; ``backward(grad_output)`` uses that cache,
+**adds** the parameter gradients into ``param.grad`` (accumulating, as torch does -- call ``zero_grad()``
+between steps) and returns one array, the gradient with respect to the layer's input.
+
+Inside :func:`no_grad` no cache is kept (evaluation of large batches then holds no column matrices).
+Parameter names and ``state_dict`` keys follow torch (``"0.weight"``, ``"0.bias"``, ...), so::
+
+    torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+
+loads this model's weights into the equivalent ``torch.nn.Sequential``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import numpy as np
+
+from . import functional as F
+from .init import torch_default_bound, uniform
+from .shapes import check_positive_int, pair
+
+__all__ = [
+    "Parameter", "Module", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
+    "Sequential", "CrossEntropyLoss", "no_grad", "is_grad_enabled",
+]  # fmt: skip
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Within this block layers keep no cache (like ``torch.no_grad()``), so ``backward`` is unavailable."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """``False`` inside :func:`no_grad`."""
+    return _grad_enabled
+
+
+class Parameter:
+    """A trainable array: ``data`` (the values) and ``grad`` (same shape and dtype, accumulated by backward)."""
+
+    def __init__(self, data: np.ndarray):
+        if not isinstance(data, np.ndarray) or not np.issubdtype(data.dtype, np.floating):
+            raise ValueError(f"Parameter data must be a float NumPy array, got {type(data).__name__} {getattr(data, 'dtype', '')}")
+        self.data = data
+        self.grad = np.zeros_like(data)
+
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class. Assigning a :class:`Parameter` or a :class:`Module` to an attribute registers it, as in torch."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        self.training = True
+        self._cache = None
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif value is None and name in self._parameters:
+            self._parameters[name] = None
+        object.__setattr__(self, name, value)
+
+    # --- computation ---------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad_output)")
+
+    def _keep(self, cache):
+        """Store the forward cache in the layer's one slot (nothing under :func:`no_grad`)."""
+        self._cache = cache if _grad_enabled else None
+
+    def _take(self):
+        """The cache of the last forward pass; a clear error if there is none."""
+        if self._cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called without a forward pass to differentiate "
+                "(no forward yet, or it ran under no_grad())"
+            )
+        return self._cache
+
+    # --- parameters ----------------------------------------------------------------------------
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` pairs, children's prefixed by their name: ``"0.weight"``, ``"0.bias"``, ..."""
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                yield prefix + name, parameter
+        for child_name, child in self._modules.items():
+            yield from child.named_parameters(prefix + child_name + ".")
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Yield every :class:`Parameter` of this module and its children."""
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """Yield ``(name, module)`` for this module (name ``prefix``) and every descendant."""
+        yield prefix, self
+        for child_name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{child_name}" if prefix else child_name)
+
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to zeros."""
+        for parameter in self.parameters():
+            parameter.grad[...] = 0
+
+    def train(self, mode: bool = True) -> "Module":
+        """Switch to training mode (and back with ``train(False)``); returns ``self``. No layer here behaves
+        differently, but the flag is kept for code that carries over to torch (dropout, batch norm)."""
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """``train(False)``."""
+        return self.train(False)
+
+    def to(self, dtype) -> "Module":
+        """Convert every parameter (and gradient) to ``dtype`` in place, e.g. ``np.float64`` for gradient checks."""
+        for parameter in self.parameters():
+            parameter.data = parameter.data.astype(dtype)
+            parameter.grad = parameter.grad.astype(dtype)
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    # --- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """``{name: copy of parameter data}`` with torch's keys (``"0.weight"``) and shapes."""
+        return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters (cast to each parameter's dtype; the arrays given are not kept).
+
+        Raises ``ValueError`` on missing or unexpected keys (when ``strict``) or a shape mismatch, naming
+        the key and both shapes; nothing is modified then.
+        """
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state_dict))
+        unexpected = sorted(set(state_dict) - set(own))
+        if strict and (missing or unexpected):
+            raise ValueError(f"state_dict does not match the model: missing keys {missing}, unexpected keys {unexpected}")
+        arrays = {}
+        for name, parameter in own.items():
+            if name not in state_dict:
+                continue
+            value = np.asarray(state_dict[name])
+            if value.shape != parameter.shape:
+                raise ValueError(f"state_dict[{name!r}] has shape {value.shape} but the model's parameter has shape {parameter.shape}")
+            arrays[name] = value
+        for name, value in arrays.items():
+            own[name].data = value.astype(own[name].dtype, copy=True)
+
+    # --- display -------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        if not self._modules:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _dtype(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+class Conv2d(Module):
+    """2-D convolution layer: ``(N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``.
+
+    ``weight: (out_channels, in_channels, kh, kw)``, ``bias: (out_channels,)``, both drawn from torch's default
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = in_channels * kh * kw`` (see :mod:`cnnlib.init`).
+    ``rng``: a NumPy ``Generator`` (default: :func:`cnnlib.init.default_generator`); ``dtype``: float32 or float64.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = pair(padding, "padding", allow_zero=True)
+        self.dilation = pair(dilation, "dilation")
+        dtype = _dtype(dtype)
+        bound = torch_default_bound(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
+        self.weight = Parameter(uniform((self.out_channels, self.in_channels, *self.kernel_size), bound, rng, dtype))
+        self.bias = Parameter(uniform((self.out_channels,), bound, rng, dtype)) if bias else None
+
+    def forward(self, x):
+        """``x: (N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``."""
+        bias = None if self.bias is None else self.bias.data
+        out, cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, self.padding, self.dilation)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        """``grad_output: (N, out_channels, H_out, W_out)`` -> ``grad_x: (N, in_channels, H, W)``; adds into
+        ``weight.grad`` and ``bias.grad``."""
+        grad_x, grad_weight, grad_bias = F.conv2d_backward(grad_output, self._take())
+        self.weight.grad += grad_weight
+        if self.bias is not None:
+            self.bias.grad += grad_bias
+        return grad_x
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Linear(Module):
+    """Fully connected layer: ``(N, in_features)`` -> ``(N, out_features)``; ``weight: (out_features, in_features)``,
+    ``bias: (out_features,)``, torch's default init with ``fan_in = in_features``."""
+
+    def __init__(self, in_features, out_features, bias=True, *, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.out_features = check_positive_int(out_features, "out_features")
+        dtype = _dtype(dtype)
+        bound = torch_default_bound(self.in_features)
+        self.weight = Parameter(uniform((self.out_features, self.in_features), bound, rng, dtype))
+        self.bias = Parameter(uniform((self.out_features,), bound, rng, dtype)) if bias else None
+
+    def forward(self, x):
+        """``x: (N, in_features)`` -> ``(N, out_features)``."""
+        bias = None if self.bias is None else self.bias.data
+        out, cache = F.linear_forward(x, self.weight.data, bias)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        """``grad_output: (N, out_features)`` -> ``grad_x: (N, in_features)``; adds into the parameter grads."""
+        grad_x, grad_weight, grad_bias = F.linear_backward(grad_output, self._take())
+        self.weight.grad += grad_weight
+        if self.bias is not None:
+            self.bias.grad += grad_bias
+        return grad_x
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class MaxPool2d(Module):
+    """Max pooling: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; ``stride`` defaults to ``kernel_size``; first
+    maximum wins ties (torch's rule)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.padding = pair(padding, "padding", allow_zero=True)
+        self.dilation = pair(dilation, "dilation")
+
+    def forward(self, x):
+        """``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+        out, cache = F.max_pool2d_forward(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``."""
+        return F.max_pool2d_backward(grad_output, self._take())
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Average pooling: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; ``count_include_pad`` as in torch."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.padding = pair(padding, "padding", allow_zero=True)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, x):
+        """``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+        out, cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride, self.padding, count_include_pad=self.count_include_pad)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``."""
+        return F.avg_pool2d_backward(grad_output, self._take())
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise: any shape -> same shape."""
+
+    def forward(self, x):
+        out, cache = F.relu_forward(x)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output):
+        return F.relu_backward(grad_output, self._take())
+
+
+class Flatten(Module):
+    """``(N, d1, d2, ...)`` -> ``(N, d1 * d2 * ...)`` in C order, i.e. torch's ``nn.Flatten()`` on NCHW (channel-major),
+    so a following ``Linear``'s weights are interchangeable with torch's."""
+
+    def forward(self, x):
+        if not isinstance(x, np.ndarray) or x.ndim < 2:
+            raise ValueError(f"Flatten expects x of shape (N, ...) with at least 2 dimensions, got {getattr(x, 'shape', type(x).__name__)}")
+        self._keep(x.shape)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_output):
+        shape = self._take()
+        expected = (shape[0], int(np.prod(shape[1:])))
+        if grad_output.shape != expected:
+            raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
+        return grad_output.reshape(shape)
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named ``"0"``, ``"1"``, ... as in ``torch.nn.Sequential``.
+
+    ``forward(x)`` runs them first to last; ``backward(grad_output)`` runs their ``backward`` last to first and
+    returns the gradient with respect to the input.
+    """
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise ValueError(f"Sequential takes Module instances, argument {index} is {type(module).__name__}")
+            setattr(self, str(index), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def backward(self, grad_output):
+        for module in reversed(self._modules.values()):
+            grad_output = module.backward(grad_output)
+        return grad_output
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class CrossEntropyLoss(Module):
+    """``loss = CrossEntropyLoss()(logits, targets)`` with ``logits: (N, classes)``, ``targets: (N,)`` int; a 0-d array.
+
+    ``backward(grad_output=1.0)`` returns ``grad_logits: (N, classes)``, the start of the backward pass.
+    """
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits, targets):
+        loss, cache = F.cross_entropy_forward(logits, targets, self.reduction)
+        self._keep(cache)
+        return loss
+
+    def backward(self, grad_output=1.0):
+        return F.cross_entropy_backward(grad_output, self._take())
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

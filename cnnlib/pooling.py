@@ -1,0 +1,184 @@
+"""Max and average pooling, forward and backward, with strided slices (one per kernel tap, no Python loop over pixels).
+
+Shapes: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``, ``H_out = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1``
+(:func:`cnnlib.shapes.conv_output_size`); ``stride`` defaults to ``kernel_size`` as in torch.
+
+Max pooling records, for every output, *which* kernel tap won (row-major index ``i*kw + j``). Taps are
+scanned in row-major order and a later tap wins only if it is strictly greater, so among tied inputs the
+first one wins -- torch's rule -- and backward sends the gradient to exactly that one input. Backward adds
+(``+=``) into the input gradient, so overlapping windows (stride < kernel) accumulate correctly.
+
+Outputs are NCHW-shaped views of channels-last arrays; see :mod:`cnnlib.conv`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import check_array
+from .im2col import kernel_offsets, pad_nhwc, window
+from .shapes import conv_output_size, pair
+
+__all__ = [
+    "PoolCache",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "max_pool2d",
+    "avg_pool2d_forward",
+    "avg_pool2d_backward",
+    "avg_pool2d",
+]
+
+
+class PoolCache(NamedTuple):
+    """What the pooling backward functions need.
+
+    ``x_shape``: ``(N, C, H, W)``; ``padded_hw``, ``out_hw``, ``kernel_size``, ``stride``, ``padding``, ``dilation``:
+    ``(h, w)`` pairs. ``winner``: max pooling only, ``(N, H_out, W_out, C)`` uint8 index of the winning tap.
+    ``divisor``: average pooling only, the number each window sum was divided by (scalar, or
+    ``(1, H_out, W_out, 1)`` when padding is not counted).
+    """
+
+    x_shape: tuple
+    padded_hw: tuple
+    out_hw: tuple
+    kernel_size: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    winner: np.ndarray | None = None
+    divisor: np.ndarray | float | None = None
+
+
+def _pool_geometry(x, kernel_size, stride, padding, dilation, *, op: str):
+    """Check the arguments (torch's rules) and return the normalised pairs and the output size."""
+    check_array(x, "x", 4, "(N, C, H, W)")
+    kernel_size = pair(kernel_size, "kernel_size")
+    stride = kernel_size if stride is None else pair(stride, "stride")
+    padding = pair(padding, "padding", allow_zero=True)
+    dilation = pair(dilation, "dilation")
+    for axis, k, p in zip(("height", "width"), kernel_size, padding):
+        if 2 * p > k:
+            # torch refuses this too (whatever the dilation): a window could lie entirely in the padding.
+            raise ValueError(
+                f"padding along {axis} is {p} but {op} allows at most half the kernel size {k} "
+                f"(kernel_size={kernel_size}, padding={padding}, x shape {x.shape})"
+            )
+    out_hw = conv_output_size(x.shape[2:], kernel_size, stride, padding, dilation)
+    return kernel_size, stride, padding, dilation, out_hw
+
+
+def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
+    """Max pooling; returns ``(out, cache)``.
+
+    Args:
+        x: ``(N, C, H, W)``.
+        kernel_size, stride (default: ``kernel_size``), padding (at most half the kernel size, padded with -inf),
+        dilation: int or ``(h, w)`` pair.
+
+    Returns:
+        ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`max_pool2d_backward`.
+    """
+    kernel_size, stride, padding, dilation, out_hw = _pool_geometry(x, kernel_size, stride, padding, dilation, op="max_pool2d")
+    x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding, value=-np.inf)
+    offsets = kernel_offsets(kernel_size)
+    out = window(x_padded, offsets[0], stride, dilation, out_hw).copy()
+    winner = np.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
+    for index, offset in enumerate(offsets[1:], start=1):
+        candidate = window(x_padded, offset, stride, dilation, out_hw)
+        better = candidate > out  # strictly greater: the first of tied maxima keeps the win, as in torch
+        np.maximum(out, candidate, out=out)
+        # winner = index where better, else unchanged; arithmetic on whole arrays is much faster
+        # than boolean-mask assignment (winner[better] = index) or np.where with a scalar.
+        winner *= ~better
+        winner += better * winner.dtype.type(index)
+    cache = PoolCache(x.shape, x_padded.shape[1:3], out_hw, kernel_size, stride, padding, dilation, winner=winner)
+    return out.transpose(0, 3, 1, 2), cache
+
+
+def max_pool2d_backward(grad_output, cache: PoolCache):
+    """Gradient of max pooling: ``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``.
+
+    Each output's gradient goes to the one input that won its window (the first maximum on ties).
+    """
+    grad = _checked_grad(grad_output, cache)
+    grad_padded = np.zeros((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
+    spans = [d * (k - 1) + 1 for d, k in zip(cache.dilation, cache.kernel_size)]
+    disjoint = all(s >= span for s, span in zip(cache.stride, spans))
+    for index, offset in enumerate(kernel_offsets(cache.kernel_size)):
+        target = window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)
+        if disjoint:  # every input lies in at most one window: write, no read needed
+            np.multiply(grad, cache.winner == index, out=target)
+        else:  # overlapping windows: an input may win several of them, so add (never assign)
+            target += grad * (cache.winner == index)
+    return _crop(grad_padded, cache)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
+    """``torch.nn.functional.max_pool2d``: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
+
+
+def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+    """Average pooling; returns ``(out, cache)``.
+
+    Args:
+        x: ``(N, C, H, W)``.
+        kernel_size, stride (default: ``kernel_size``), padding (zeros, at most half the kernel): int or pair.
+        count_include_pad: divide by ``kh*kw`` (torch's default) or, if ``False``, by the number of real
+            (non-padding) inputs in each window.
+
+    Returns:
+        ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`avg_pool2d_backward`.
+    """
+    kernel_size, stride, padding, dilation, out_hw = _pool_geometry(x, kernel_size, stride, padding, 1, op="avg_pool2d")
+    x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding)
+    offsets = kernel_offsets(kernel_size)
+    total = window(x_padded, offsets[0], stride, dilation, out_hw).copy()
+    for offset in offsets[1:]:
+        total += window(x_padded, offset, stride, dilation, out_hw)
+    if count_include_pad or padding == (0, 0):
+        divisor = float(kernel_size[0] * kernel_size[1])
+    else:
+        inside = pad_nhwc(np.ones((1, *x.shape[2:], 1), dtype=x.dtype), padding)
+        divisor = sum(window(inside, offset, stride, dilation, out_hw) for offset in offsets)
+    out = total / np.asarray(divisor, dtype=x.dtype)
+    cache = PoolCache(x.shape, x_padded.shape[1:3], out_hw, kernel_size, stride, padding, dilation, divisor=divisor)
+    return out.transpose(0, 3, 1, 2), cache
+
+
+def avg_pool2d_backward(grad_output, cache: PoolCache):
+    """Gradient of average pooling: ``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``.
+
+    Every input of a window receives the window's gradient divided by the window's divisor.
+    """
+    grad = _checked_grad(grad_output, cache)
+    share = grad / np.asarray(cache.divisor, dtype=grad.dtype)
+    grad_padded = np.zeros((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
+    for offset in kernel_offsets(cache.kernel_size):
+        window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)[...] += share
+    return _crop(grad_padded, cache)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+    """``torch.nn.functional.avg_pool2d``: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    return avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad=count_include_pad)[0]
+
+
+def _checked_grad(grad_output, cache: PoolCache) -> np.ndarray:
+    """``grad_output`` checked against the forward output shape, as a channels-last view."""
+    n, c = cache.x_shape[:2]
+    expected = (n, c, *cache.out_hw)
+    check_array(grad_output, "grad_output", 4, "(N, C, H_out, W_out)")
+    if grad_output.shape != expected:
+        raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
+    return grad_output.transpose(0, 2, 3, 1)
+
+
+def _crop(grad_padded: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Drop the padding from ``(N, Hp, Wp, C)`` and return the NCHW-shaped view ``(N, C, H, W)``."""
+    ph, pw = cache.padding
+    h, w = cache.x_shape[2:]
+    return grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
