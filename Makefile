@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Output that legitimately varies between runs (see the file's comments).
 SANITIZE := tests/nbval_sanitize.cfg
 
-.PHONY: book test env clean
+.PHONY: book test check-book env clean
 
 env: $(INSTALLED)
 
@@ -25,6 +25,17 @@ book: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest tests chapters --nbval --nbval-current-env \
 		--nbval-sanitize-with $(SANITIZE) --ignore=_build --ignore=release
+
+# Build the book, then open every page in headless Chromium with the network blocked
+# (.ci/check_book.py); one full-page screenshot per page goes to _build/screenshots/.
+check-book: book
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "make check-book needs Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+		fi; }
+	$(PY) .ci/check_book.py --html _build/html --screenshots _build/screenshots
 
 clean:
 	rm -rf _build release grading
