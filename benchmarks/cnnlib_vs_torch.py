@@ -18,6 +18,13 @@ Run from the repository root::
 On a machine shared with other jobs, multi-threaded BLAS/OpenMP calls wait for a second core and the
 timings become meaningless (tens of ms for a 1 ms op); use ``--threads 1 --clock cpu`` there (CPU time of
 this process, which other jobs disturb much less than the wall clock). The time to 99 % is always wall time.
+
+The header names the OpenBLAS kernel family NumPy runs. Some machines set ``OPENBLAS_CORETYPE`` (and
+``OPENBLAS_L2_SIZE``) in the environment to keep older OpenBLAS builds off kernels that misbehave there;
+on an AVX-512 CPU that pins NumPy to the slower AVX2 ("Haswell") kernels, while torch picks its own. To
+compare the libraries as they run by default, unset both for the benchmark command alone::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/cnnlib_vs_torch.py
 """
 
 from __future__ import annotations
@@ -45,6 +52,25 @@ CONV_SHAPES = [  # (N, C_in, H, W, C_out, k): the two convolutions of the MNIST 
     (64, 1, 28, 28, 16, 3),
     (64, 16, 13, 13, 32, 3),
 ]
+
+
+def openblas_core() -> str:
+    """The kernel family OpenBLAS chose at load time (e.g. ``Haswell``, ``SkylakeX``), or ``unknown``."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and line.rstrip().endswith(".so")}
+        for path in paths:
+            library = ctypes.CDLL(path)
+            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+                if hasattr(library, name):
+                    function = getattr(library, name)
+                    function.restype = ctypes.c_char_p
+                    return function().decode()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def median_time(function, repeats: int, warmup: int = 3) -> float:
@@ -193,7 +219,8 @@ def main():
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     init.manual_seed(args.seed)
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), {args.clock} clock")
+    print(f"numpy {np.__version__} (OpenBLAS {openblas_core()} kernels), torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), {args.clock} clock")
 
     rng = np.random.default_rng(args.seed)
     print("\nconv2d forward + backward (float32, NCHW arrays in, all three gradients out):")

@@ -159,3 +159,21 @@ def test_backward_rejects_wrong_grad_shape():
     out, cache = F.conv2d_forward(x, weight, bias, **kwargs)
     with pytest.raises(ValueError, match=r"grad_output.*\(2, 4, 5, 7\)"):
         F.conv2d_backward(np.zeros((2, 4, 5, 6), np.float32), cache)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[8]])  # col2im path and tap-by-tap path
+def test_backward_reads_nchw_and_channels_last_grad_output_alike(case):
+    x, weight, bias, kwargs = make(case, np.float64)
+    out, cache = F.conv2d_forward(x, weight, bias, **kwargs)
+    grad_nchw = np.random.default_rng(2).standard_normal(out.shape)
+    grad_channels_last = np.ascontiguousarray(grad_nchw.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    assert not grad_channels_last.flags.c_contiguous
+    for a, b in zip(F.conv2d_backward(grad_nchw, cache), F.conv2d_backward(grad_channels_last, cache)):
+        if a is None:
+            assert b is None
+        else:
+            assert relative(a, b) <= 1e-12
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    TF.conv2d(tx, tw, None if bias is None else torch.tensor(bias), **kwargs).backward(torch.from_numpy(grad_nchw))
+    grad_x, grad_weight, _ = F.conv2d_backward(grad_channels_last, cache)
+    assert relative(grad_x, tx.grad.numpy()) <= 1e-10 and relative(grad_weight, tw.grad.numpy()) <= 1e-10
