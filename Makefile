@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Output that legitimately varies between runs (see the file's comments).
 SANITIZE := tests/nbval_sanitize.cfg
 
-.PHONY: book test check-book env clean
+.PHONY: book test check-book student grade env clean
 
 env: $(INSTALLED)
 
@@ -24,7 +24,7 @@ book: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(PY) -m pytest tests chapters --nbval --nbval-current-env \
-		--nbval-sanitize-with $(SANITIZE) --ignore=_build --ignore=release
+		--nbval-sanitize-with $(SANITIZE) --ignore=_build --ignore=release --ignore=grading
 
 # Build the book, then open every page in headless Chromium with the network blocked
 # (.ci/check_book.py); one full-page screenshot per page goes to _build/screenshots/.
@@ -36,6 +36,18 @@ check-book: book
 			echo "make check-book needs Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
 		fi; }
 	$(PY) .ci/check_book.py --html _build/html --screenshots _build/screenshots
+
+# Student notebooks (no solutions) and otter autograders for every chapter with exercises -> release/
+student: $(INSTALLED)
+	$(PY) .ci/release.py --out release
+
+# Grade a folder of submitted notebooks, one <student>.ipynb each -> grading/scores.csv, grading/feedback/
+TIMEOUT ?= 300
+JOBS ?= 2
+grade: $(INSTALLED)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [TIMEOUT=300] [JOBS=2]" >&2; exit 2; }
+	test -f release/manifest.json || $(MAKE) student
+	$(PY) .ci/grade.py "$(SUBMISSIONS)" --out grading --timeout $(TIMEOUT) --jobs $(JOBS)
 
 clean:
 	rm -rf _build release grading

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Build the student release: one student notebook per chapter with exercises, plus otter autograders.
+
+Usage (from the repository root; ``make student`` runs exactly this)::
+
+    .venv/bin/python .ci/release.py [--out release] [NOTEBOOK ...]
+
+A chapter notebook has exercises iff its first cell is a raw cell starting with ``# ASSIGNMENT CONFIG``
+(the one-source format of ``shared/EXERCISES.md``). Every such notebook under ``chapters/`` is found
+automatically, so chapters added later are released without touching this script.
+
+For each notebook, ``otter assign`` runs on a temporary copy whose assignment config is extended with
+``autograder_files: [cnnlib, data]``: the autograder zip then carries the course library and MNIST, so
+it grades without the repository (``otter run`` here, Docker ``otter grade`` or Gradescope elsewhere).
+Every question is made all-or-nothing (unless its config says ``all_or_nothing: false``): it earns its
+points only when its public and hidden tests all pass. The chapter notebook itself is never modified.
+
+Output (written to a temporary folder next to ``--out`` and swapped in only when complete)::
+
+    release/
+      manifest.json                        which source gave which student notebook, zip and questions
+      student/<stem>.ipynb                 one per chapter: questions and stubs, public tests only
+      student/cnnlib/, student/data/       what the notebooks import and read (open Jupyter in student/)
+      student/requirements.txt, README.md  how a student sets up
+      autograder/<stem>-autograder.zip     what ``otter run`` / ``otter grade`` / Gradescope need
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_MARKER = "# ASSIGNMENT CONFIG"
+# What the notebooks import and read; shipped to students and inside every autograder zip.
+SUPPORT_DIRS = ("cnnlib", "data")
+# Book-building and test tools that students do not need.
+NOT_FOR_STUDENTS = {"jupyter-book", "sphinx-exercise", "nbval", "pytest", "playwright"}
+COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".*")
+
+
+def read_notebook(path: Path) -> dict:
+    """The notebook as plain JSON (cell sources joined into strings)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
+    return nb
+
+
+def assignment_config(nb: dict) -> dict | None:
+    """The otter assignment config of a notebook, or None if the notebook has no exercises."""
+    cells = nb.get("cells", [])
+    if not cells or cells[0].get("cell_type") != "raw":
+        return None
+    source = cells[0]["source"].lstrip()
+    if not source.startswith(CONFIG_MARKER):
+        return None
+    config = yaml.safe_load(source[len(CONFIG_MARKER):]) or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"the assignment config is not a YAML mapping: {source!r}")
+    return config
+
+
+MARKERS = ("BEGIN QUESTION", "END QUESTION", "BEGIN SOLUTION", "END SOLUTION", "BEGIN TESTS", "END TESTS")
+
+
+@dataclass
+class Exercise:
+    """One otter question of a chapter notebook, as cells of the source (see shared/EXERCISES.md)."""
+
+    name: str
+    points: float
+    prompt_cells: list[dict] = field(default_factory=list)  # the question (e.g. the {exercise} markdown)
+    solution_cells: list[dict] = field(default_factory=list)  # everything inside the raw solution block
+    public_tests: list[dict] = field(default_factory=list)
+    hidden_tests: list[dict] = field(default_factory=list)
+
+
+def _marker(cell: dict) -> str | None:
+    if cell.get("cell_type") != "raw":
+        return None
+    first = cell["source"].strip().split("\n", 1)[0].strip()
+    return first[2:].strip().upper() if first.startswith("#") and first[2:].strip().upper() in MARKERS else None
+
+
+def parse_exercises(nb: dict) -> list[Exercise]:
+    """The questions of a notebook in order; ValueError if the otter markers are not properly nested."""
+    exercises: list[Exercise] = []
+    state = "outside"
+    transitions = {
+        ("outside", "BEGIN QUESTION"): "question",
+        ("question", "BEGIN SOLUTION"): "solution",
+        ("solution", "END SOLUTION"): "question",
+        ("question", "BEGIN TESTS"): "tests",
+        ("tests", "END TESTS"): "question",
+        ("question", "END QUESTION"): "outside",
+    }
+    for index, cell in enumerate(nb["cells"]):
+        marker = _marker(cell)
+        if marker is None:
+            if state == "question":
+                exercises[-1].prompt_cells.append(cell)
+            elif state == "solution":
+                exercises[-1].solution_cells.append(cell)
+            elif state == "tests" and cell.get("cell_type") == "code":
+                hidden = cell["source"].lstrip().split("\n", 1)[0].strip().upper() == "# HIDDEN"
+                (exercises[-1].hidden_tests if hidden else exercises[-1].public_tests).append(cell)
+            continue
+        if (state, marker) not in transitions:
+            raise ValueError(f"cell {index}: '# {marker}' is not allowed here (inside: {state})")
+        state = transitions[(state, marker)]
+        if marker == "BEGIN QUESTION":
+            config = yaml.safe_load(cell["source"].strip().split("\n", 1)[1] if "\n" in cell["source"].strip() else "")
+            if not isinstance(config, dict) or "name" not in config:
+                raise ValueError(f"cell {index}: '# BEGIN QUESTION' needs a YAML 'name:'")
+            exercises.append(Exercise(str(config["name"]), config.get("points", 1)))
+    if state != "outside":
+        raise ValueError(f"the notebook ends inside a question ({state})")
+    return exercises
+
+
+def find_assignment_notebooks(root: Path = ROOT) -> list[Path]:
+    """Every chapter notebook whose first cell is an otter assignment config, sorted by path."""
+    found = []
+    for path in sorted((root / "chapters").rglob("*.ipynb")):
+        if any(part.startswith((".", "_")) for part in path.relative_to(root).parts[:-1]):
+            continue  # .ipynb_checkpoints, _build
+        if assignment_config(read_notebook(path)) is not None:
+            found.append(path)
+    return found
+
+
+def referenced_local_files(nb: dict, notebook_dir: Path) -> list[str]:
+    """Files next to the notebook that its code names in a string literal (e.g. ``"weights.npz"``).
+
+    They are shipped with the student notebook and inside the autograder, so the notebook finds them
+    from the working directory in both places. Paths leaving the notebook's folder are not supported
+    (the student release is flat); chapters should read shared data through ``cnnlib``.
+    """
+    names = set()
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        for literal in re.findall(r"""["']([^"'\n]{1,200})["']""", cell["source"]):
+            candidate = notebook_dir / literal
+            try:
+                if literal.strip() in {"", ".", ".."} or Path(literal).is_absolute() or not candidate.exists():
+                    continue
+                resolved = candidate.resolve()
+            except (OSError, ValueError):  # not a path at all
+                continue
+            if notebook_dir.resolve() not in resolved.parents:
+                continue
+            if resolved.suffix == ".ipynb":
+                continue
+            names.add(str(resolved.relative_to(notebook_dir.resolve())))
+    return sorted(names)
+
+
+def with_config(nb: dict, config: dict) -> dict:
+    """A copy of ``nb`` to give otter (the chapter file itself is not touched).
+
+    Its first cell holds ``config``, and every question is all-or-nothing unless its ``# BEGIN QUESTION``
+    cell says otherwise: otter's default splits the points over the test cases, so an answer that passes
+    the public smoke test but fails the hidden tests would keep half the points of a wrong answer.
+    """
+    patched = json.loads(json.dumps(nb))
+    patched["cells"][0]["source"] = CONFIG_MARKER + "\n" + yaml.safe_dump(config, sort_keys=False)
+    for cell in patched["cells"]:
+        if _marker(cell) == "BEGIN QUESTION":
+            first, _, rest = cell["source"].strip().partition("\n")
+            question = yaml.safe_load(rest) or {}
+            question.setdefault("all_or_nothing", True)
+            cell["source"] = first + "\n" + yaml.safe_dump(question, sort_keys=False)
+    return patched
+
+
+def copy_support(destination: Path, root: Path = ROOT) -> None:
+    for name in SUPPORT_DIRS:
+        if (root / name).is_dir():
+            shutil.copytree(root / name, destination / name, ignore=COPY_IGNORE)
+
+
+def assign_one(source: Path, work: Path, root: Path = ROOT) -> dict:
+    """Run ``otter assign`` on a patched copy of ``source`` inside ``work``; return paths and questions."""
+    nb = read_notebook(source)
+    config = assignment_config(nb)
+    name = config.get("name")
+    if name != source.stem:
+        raise ValueError(f"{source}: assignment name is {name!r}, expected the file stem {source.stem!r}")
+    local_files = referenced_local_files(nb, source.parent)
+    config = dict(config)
+    config["autograder_files"] = list(config.get("autograder_files") or []) + [
+        d for d in SUPPORT_DIRS if (root / d).is_dir()
+    ] + local_files
+    # For containerised grading (otter grade, Gradescope): the image gets the course's packages and Python.
+    config.setdefault("requirements", runtime_requirements(root))
+    config.setdefault("python_version", f"{sys.version_info.major}.{sys.version_info.minor}")
+    config["run_tests"] = False  # our pytest suite grades every notebook with otter run instead
+    config["solutions_pdf"] = False
+
+    master_dir = work / "master"
+    master_dir.mkdir(parents=True)
+    copy_support(master_dir, root)
+    for relative in local_files:
+        target = master_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        copier = shutil.copytree if (source.parent / relative).is_dir() else shutil.copy2
+        copier(source.parent / relative, target)
+    master = master_dir / source.name
+    master.write_text(json.dumps(with_config(nb, config), indent=1), encoding="utf-8")
+
+    result_dir = work / "dist"
+    completed = subprocess.run(
+        [sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs", str(master), str(result_dir)],
+        cwd=master_dir, capture_output=True, text=True,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"otter assign failed on {source}:\n{completed.stdout}\n{completed.stderr}")
+    zips = sorted((result_dir / "autograder").glob(f"{name}-autograder_*.zip"))
+    if len(zips) != 1:
+        raise RuntimeError(f"otter assign made {len(zips)} autograder zips for {source}, expected 1")
+    student = result_dir / "student" / source.name
+    questions = {
+        q: test["points"] for q, test in read_notebook(student)["metadata"]["otter"]["tests"].items()
+    }
+    return {"name": name, "student": student, "zip": zips[0], "local_files": local_files, "questions": questions}
+
+
+def runtime_requirements(root: Path = ROOT) -> list[str]:
+    """The repository's pinned requirements minus the book and test tools and otter itself."""
+    lines = []
+    requirements = root / "requirements.txt"
+    for line in (requirements.read_text().splitlines() if requirements.is_file() else []):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        package = re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower()
+        if package in NOT_FOR_STUDENTS or package == "otter-grader":
+            continue
+        lines.append(line)
+    return lines
+
+
+def student_requirements(root: Path = ROOT) -> str:
+    """What a student installs: the runtime packages, otter-grader for ``grader.check``, and JupyterLab."""
+    lines = ["# What the student notebooks need (from the course's requirements.txt, without the book tools).",
+             *runtime_requirements(root), f"otter-grader=={_otter_version()}", "jupyterlab"]
+    return "\n".join(lines) + "\n"
+
+
+STUDENT_README = """\
+# Exercises: student notebooks
+
+Each notebook is one chapter of the course with its exercises. Replace every `...` with your
+answer and run `grader.check("q_...")` below it to run the public tests. Your instructor's
+autograder also runs hidden tests, so passing the public tests is necessary, not sufficient.
+
+Setup (once), in this folder:
+
+    python3.11 -m venv .venv && .venv/bin/pip install -r requirements.txt
+
+Then start Jupyter **in this folder** (`.venv/bin/jupyter lab`), so that the notebooks can
+`import cnnlib` and find the MNIST files in `data/mnist/`. Hand in the `.ipynb` file itself;
+do not rename its questions or delete the cells that call `grader.check`.
+
+Notebooks: {notebooks}
+"""
+
+
+def build_release(out: Path, root: Path = ROOT, notebooks: list[Path] | None = None, log=print) -> dict:
+    """Build the release into ``out`` (replaced atomically); return the manifest."""
+    notebooks = find_assignment_notebooks(root) if notebooks is None else [Path(n).resolve() for n in notebooks]
+    if not notebooks:
+        raise SystemExit("no chapter notebook starts with a raw '# ASSIGNMENT CONFIG' cell; nothing to release")
+    stems = [n.stem for n in notebooks]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"notebook names must be unique in the flat student folder; repeated: {duplicates}")
+
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        student_dir, autograder_dir = staging / "student", staging / "autograder"
+        student_dir.mkdir()
+        autograder_dir.mkdir()
+        copy_support(student_dir, root)
+        (student_dir / "requirements.txt").write_text(student_requirements(root))
+        manifest = {"otter_version": _otter_version(), "notebooks": []}
+        with tempfile.TemporaryDirectory(prefix="otter-assign-") as scratch:
+            for index, source in enumerate(notebooks):
+                start = time.perf_counter()
+                made = assign_one(source, Path(scratch) / str(index), root)
+                shutil.copy2(made["student"], student_dir / source.name)
+                for relative in made["local_files"]:
+                    target = student_dir / relative
+                    if target.exists():
+                        raise ValueError(f"{source}: {relative} would overwrite a file of another chapter")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    copier = shutil.copytree if (source.parent / relative).is_dir() else shutil.copy2
+                    copier(source.parent / relative, target)
+                zip_name = f"{made['name']}-autograder.zip"
+                shutil.copy2(made["zip"], autograder_dir / zip_name)
+                manifest["notebooks"].append({
+                    "source": source.relative_to(root).as_posix(),
+                    "name": made["name"],
+                    "student": f"student/{source.name}",
+                    "autograder": f"autograder/{zip_name}",
+                    "questions": made["questions"],
+                })
+                log(f"released {source.relative_to(root)}: {len(made['questions'])} questions "
+                    f"({time.perf_counter() - start:.1f} s)")
+        listing = ", ".join(f"`{n.name}`" for n in notebooks)
+        (student_dir / "README.md").write_text(STUDENT_README.format(notebooks=listing))
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _otter_version() -> str:
+    from importlib.metadata import version
+
+    return version("otter-grader")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "release", help="release folder (default: release/)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="course repository (default: this one)")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="only these chapter notebooks (default: all)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    manifest = build_release(args.out, root=args.root.resolve(), notebooks=args.notebooks or None)
+    questions = sum(len(n["questions"]) for n in manifest["notebooks"])
+    print(f"{len(manifest['notebooks'])} student notebooks, {questions} questions -> {args.out} "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
