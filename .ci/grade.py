@@ -99,12 +99,13 @@ def _kill_tree(process: subprocess.Popen) -> None:
 
 
 def run_otter(submission: Path, autograder: Path, timeout: float = DEFAULT_TIMEOUT_S,
-              assignment_name: str | None = None) -> tuple[dict | None, str]:
+              assignment_name: str | None = None, threads: int | None = None) -> tuple[dict | None, str]:
     """Grade one notebook with ``otter run``; return ``(results.json as a dict or None, problem)``.
 
     ``problem`` is "" when otter produced results. If the notebook has no otter assignment name (a
     student rebuilt it in a new file, or it is a chapter source notebook), ``assignment_name`` is
     written into a copy first; a *different* name is left alone, so otter rejects the wrong assignment.
+    ``threads`` caps the compute threads of the grading process (unless the environment already does).
     """
     with tempfile.TemporaryDirectory(prefix="otter-run-") as scratch:
         scratch = Path(scratch)
@@ -126,6 +127,10 @@ def run_otter(submission: Path, autograder: Path, timeout: float = DEFAULT_TIMEO
         tmp = scratch / "tmp"  # otter's own temp folder, removed with ours even if otter is killed
         tmp.mkdir()
         env = dict(os.environ, TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+        if threads is not None:
+            # Several notebooks graded side by side must share the cores, or their thread pools fight.
+            for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                env.setdefault(variable, str(threads))
         command = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(Path(autograder).resolve()),
                    "-o", str(results_dir), str(copy)]
         process = subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.PIPE,
@@ -148,10 +153,10 @@ def run_otter(submission: Path, autograder: Path, timeout: float = DEFAULT_TIMEO
 
 
 def grade_one(submission: Path, autograder: Path, questions: dict[str, float], timeout: float,
-              assignment_name: str | None) -> Graded:
+              assignment_name: str | None, threads: int | None = None) -> Graded:
     student = submission.stem
     start = time.perf_counter()
-    results, problem = run_otter(submission, autograder, timeout, assignment_name)
+    results, problem = run_otter(submission, autograder, timeout, assignment_name, threads)
     graded = Graded(student, {q: 0.0 for q in questions}, seconds=time.perf_counter() - start)
     public_output = ""
     if problem:
@@ -227,8 +232,10 @@ def grade_folder(submissions_dir: Path, out: Path, autograder: Path | None = Non
     log(f"grading {len(submissions)} submissions with {autograder} ({len(questions)} questions, "
         f"time limit {timeout:g} s, {jobs} at a time)")
 
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
     def work(path: Path) -> Graded:
-        graded = grade_one(path, autograder, questions, timeout, expected_name)
+        graded = grade_one(path, autograder, questions, timeout, expected_name, threads)
         log(f"  {graded.student}: {sum(graded.points.values()):g} / {sum(questions.values()):g} "
             f"({graded.seconds:.1f} s){'' if graded.status == 'graded' else '  ' + graded.status[:120]}")
         return graded
