@@ -11,16 +11,15 @@ Then ``.ci/grade.py`` grades a class folder with broken submissions into one com
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import os
 import re
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from ci_tools import load_ci_module
 
 ROOT = Path(__file__).resolve().parent.parent
 WRONG_ANSWERS_FILE = ROOT / "tests" / "wrong_answers.json"
@@ -30,17 +29,6 @@ RUN_TIMEOUT_S = 1800
 # One otter run at a time: the training chapters use both cores themselves, and two runs side by
 # side (four compute threads on two cores) made the whole grading suite 3x slower, not faster.
 PARALLEL_RUNS = int(os.environ.get("OTTER_TEST_JOBS", "1"))
-
-
-def load_ci_module(name: str):
-    """Import ``.ci/<name>.py`` once per session (``.ci`` is not a package)."""
-    module_name = f"_course_ci_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, ROOT / ".ci" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
 
 
 release_tool = load_ci_module("release")

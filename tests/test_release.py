@@ -7,27 +7,15 @@ notebook no more often than it appears in the parts of the source that students 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from ci_tools import load_ci_module
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_ci_module(name: str):
-    """Import ``.ci/<name>.py`` once per session (``.ci`` is not a package)."""
-    module_name = f"_course_ci_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, ROOT / ".ci" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
 
 
 release_tool = load_ci_module("release")
