@@ -110,28 +110,29 @@ def conv2d_backward(grad_output, cache: Conv2dCache):
     check_array(grad_output, "grad_output", 4, "(N, C_out, H_out, W_out)")
     if grad_output.shape != expected:
         raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
-    # G image by image, read where it lies: (N, C_out, H_out*W_out) is a view of an NCHW array and of a
-    # channels-last one alike, and one matrix multiply per image takes either layout with no transposing copy.
-    grad_images = grad_output.reshape(n, c_out, oh * ow)
-    grad_rows = grad_images.transpose(0, 2, 1)  # (N, H_out*W_out, C_out): each image's rows of G
-    cols = cache.cols.reshape(n, oh * ow, kh * kw * c_in)
+    # G: one row per output position (n, y, x), one column per output channel. Free when the gradient is
+    # already channels-last (as the layers above hand it down); otherwise one small transposing copy,
+    # which pays for itself: every product below is then one large matrix multiply that BLAS can
+    # spread over all cores, instead of one small multiply per image.
+    grad_rows = np.ascontiguousarray(grad_output.transpose(0, 2, 3, 1)).reshape(n * oh * ow, c_out)
 
-    # (cols^T G)^T, summed image by image: sum over n of G_n^T cols_n, shape (C_out, kh*kw*C_in).
-    grad_weight = np.matmul(grad_images, cols).sum(axis=0).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2)
-    # A matrix-vector product sums the rows far faster than .sum(axis=...) does for narrow rows.
-    grad_bias = np.matmul(grad_images, np.ones(oh * ow, dtype=grad_images.dtype)).sum(axis=0) if cache.has_bias else None
+    # cols^T G has the weight matrix's shape (kh*kw*C_in, C_out). (Computing its transpose G^T cols instead
+    # is the same arithmetic, but BLAS runs that shape, with one long shared dimension, on a single core.)
+    grad_weight = (cache.cols.T @ grad_rows).reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
+    # A matrix-vector product sums the rows far faster than .sum(axis=0) does for narrow rows.
+    grad_bias = np.ones(n * oh * ow, dtype=grad_rows.dtype) @ grad_rows if cache.has_bias else None
     ph, pw = cache.padding
     padded_shape = (n, *cache.padded_hw, c_in)
     if c_in >= WIDE_CHANNELS:
         # Same sum as col2im, tap by tap: each tap's product is a contiguous (N, H_out, W_out, C_in) block,
         # added to its window in long runs instead of C_in numbers at a time.
-        grad_padded = np.zeros(padded_shape, dtype=grad_images.dtype)
+        grad_padded = np.zeros(padded_shape, dtype=grad_rows.dtype)
         taps = cache.weight_matrix.reshape(kh, kw, c_in, c_out)
         for i, j in kernel_offsets((kh, kw)):
-            tap_grad = np.matmul(grad_rows, taps[i, j].T).reshape(n, oh, ow, c_in)
+            tap_grad = (grad_rows @ taps[i, j].T).reshape(n, oh, ow, c_in)
             window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += tap_grad
     else:
-        grad_cols = np.matmul(grad_rows, cache.weight_matrix.T).reshape(n, oh, ow, kh, kw, c_in)
+        grad_cols = (grad_rows @ cache.weight_matrix.T).reshape(n, oh, ow, kh, kw, c_in)
         grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
     grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
     return grad_x, np.ascontiguousarray(grad_weight), grad_bias
