@@ -42,10 +42,10 @@ student: $(INSTALLED)
 	$(PY) .ci/release.py --out release
 
 # Grade a folder of submitted notebooks, one <student>.ipynb each -> grading/scores.csv, grading/feedback/
-TIMEOUT ?= 300
+TIMEOUT ?= 900
 JOBS ?= 2
 grade: $(INSTALLED)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [TIMEOUT=300] [JOBS=2]" >&2; exit 2; }
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [TIMEOUT=900] [JOBS=2]" >&2; exit 2; }
 	test -f release/manifest.json || $(MAKE) student
 	$(PY) .ci/grade.py "$(SUBMISSIONS)" --out grading --timeout $(TIMEOUT) --jobs $(JOBS)
 

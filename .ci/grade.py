@@ -3,7 +3,7 @@
 
 Usage (from the repository root; ``make grade SUBMISSIONS=folder`` runs exactly this)::
 
-    .venv/bin/python .ci/grade.py SUBMISSIONS [--autograder ZIP] [--out grading] [--timeout 300] [--jobs 2]
+    .venv/bin/python .ci/grade.py SUBMISSIONS [--autograder ZIP] [--out grading] [--timeout 900] [--jobs 2]
 
 Each ``*.ipynb`` in SUBMISSIONS is one student (the file name without ``.ipynb``). The autograder is
 ``release/autograder/<assignment>-autograder.zip``, the assignment read from the submissions' otter
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TIMEOUT_S = 300
+DEFAULT_TIMEOUT_S = 900
 
 
 @dataclass
