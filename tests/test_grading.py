@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WRONG_ANSWERS_FILE = ROOT / "tests" / "wrong_answers.json"
 # Only a safety net against a hang: the training chapters take minutes on a busy 2-core machine.
 RUN_TIMEOUT_S = 1800
-# Two otter runs at a time: each spends seconds starting a kernel and importing, which overlaps well.
 # One otter run at a time: the training chapters use both cores themselves, and two runs side by
 # side (four compute threads on two cores) made the whole grading suite 3x slower, not faster.
 PARALLEL_RUNS = int(os.environ.get("OTTER_TEST_JOBS", "1"))
