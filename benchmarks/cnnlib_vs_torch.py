@@ -19,6 +19,13 @@ On a machine shared with other jobs, multi-threaded BLAS/OpenMP calls wait for a
 timings become meaningless (tens of ms for a 1 ms op); use ``--threads 1 --clock cpu`` there (CPU time of
 this process, which other jobs disturb much less than the wall clock). The time to 99 % is always wall time.
 
+Both libraries allocate fresh arrays for their temporaries on every call. With glibc's default settings,
+freed memory at the top of the heap goes back to the operating system once more than about twice the
+largest recent block is free, and the next call faults every page in again: in some runs, not others,
+that added ~0.9 ms to cnnlib's conv 16 -> 32 (about 1.3 ms of work) and ~2.8 ms to torch's conv 1 -> 16
+(about 0.8 ms). To compare the libraries rather than that heuristic, the benchmark asks glibc (mallopt) to
+keep freed memory for reuse; ``--malloc default`` leaves glibc as it is. The header says which.
+
 The header names the OpenBLAS kernel family NumPy runs. Some machines set ``OPENBLAS_CORETYPE`` (and
 ``OPENBLAS_L2_SIZE``) in the environment to keep older OpenBLAS builds off kernels that misbehave there;
 on an AVX-512 CPU that pins NumPy to the slower AVX2 ("Haswell") kernels, while torch picks its own. To
@@ -71,6 +78,24 @@ def openblas_core() -> str:
     except OSError:
         pass
     return "unknown"
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory in the heap for reuse; ``False`` where that is not possible.
+
+    Same effect as starting Python with ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` set; changes
+    this process only.
+    """
+    import ctypes
+
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+        return False
+    # Blocks up to 32 MiB (glibc's ceiling for this setting) come from the heap, and up to 256 MiB of free
+    # heap is kept before any is returned.
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(M_TRIM_THRESHOLD, 256 * 2**20))
 
 
 def median_time(function, repeats: int, warmup: int = 3) -> float:
@@ -213,14 +238,19 @@ def main():
                         "1 gives stable ratios on a machine shared with other jobs")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: time.process_time, which other "
                         "jobs on a busy machine disturb far less than the wall clock (meaningful with --threads 1)")
+    parser.add_argument("--malloc", choices=["keep", "default"], default="keep", help="keep: glibc keeps freed "
+                        "memory for reuse (no page faults on each call's fresh temporaries); default: glibc as it is")
     args = parser.parse_args()
+    allocator = "glibc default"
+    if args.malloc == "keep":
+        allocator = "freed memory kept for reuse" if keep_freed_memory() else "allocator left as it is (no glibc mallopt)"
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     init.manual_seed(args.seed)
     print(f"numpy {np.__version__} (OpenBLAS {openblas_core()} kernels), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {args.clock} clock")
+          f"({torch.get_num_threads()} threads), {args.clock} clock, {allocator}")
 
     rng = np.random.default_rng(args.seed)
     print("\nconv2d forward + backward (float32, NCHW arrays in, all three gradients out):")
