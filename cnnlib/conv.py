@@ -17,6 +17,7 @@ plain C-ordered copy when one is needed.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,19 @@ class Conv2dCache(NamedTuple):
     padding: tuple
     dilation: tuple
     has_bias: bool
+
+
+def _add_to_every_row(matrix, vector):
+    """``matrix += vector`` in place, for ``matrix: (R, C)`` C-contiguous and ``vector: (C,)``.
+
+    A broadcast add runs NumPy's inner loop once per row, over only ``C`` numbers; for the narrow rows of a
+    convolution's output (C = 16 or 32) the loop overhead dominates. Viewing ``k`` rows as one long row,
+    against ``vector`` repeated ``k`` times, gives the same sums in about half the time.
+    """
+    rows, width = matrix.shape
+    k = math.gcd(rows, max(1, 2048 // width))
+    long_rows = matrix.reshape(rows // k, k * width, copy=False)  # a view: adding to it adds to matrix
+    long_rows += np.tile(vector, k)
 
 
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -85,7 +99,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     weight_matrix = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
     out = cols @ weight_matrix
     if bias is not None:
-        out += bias
+        _add_to_every_row(out, bias)
     out = out.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2)
     cache = Conv2dCache(cols, weight_matrix, x.shape, x_padded.shape[1:3], (oh, ow), (kh, kw), stride, padding, dilation, bias is not None)
     return out, cache
