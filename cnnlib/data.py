@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_MNIST_DIR", "MNIST_FILES", "load_mnist", "read_idx", "read_checksums"]
+__all__ = ["DEFAULT_MNIST_DIR", "MNIST_FILES", "load_mnist", "load_split", "load_split_uint8", "read_idx", "read_checksums"]
 
 #: Where the course keeps MNIST: ``data/mnist`` at the repository root. ``CNNLIB_MNIST_DIR`` overrides it.
 DEFAULT_MNIST_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
@@ -120,8 +120,8 @@ def _find(directory: Path, name: str) -> Path:
     return directory / name
 
 
-def load_split(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
-    """Load one split of MNIST.
+def load_split_uint8(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
+    """Load one split of MNIST as stored: what ``keras.datasets.mnist.load_data()`` returns for it.
 
     Args:
         split: ``"train"`` (60,000 digits) or ``"test"`` (10,000 digits).
@@ -129,8 +129,7 @@ def load_split(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
             if set, else :data:`DEFAULT_MNIST_DIR`.
 
     Returns:
-        ``images``: ``(N, 1, 28, 28)`` float32 in [0, 1] (NCHW, one grey channel);
-        ``labels``: ``(N,)`` int64 digits 0..9.
+        ``images``: ``(N, 28, 28)`` uint8 grey levels 0..255; ``labels``: ``(N,)`` uint8 digits 0..9.
     """
     if split not in MNIST_FILES:
         raise ValueError(f"split must be one of {sorted(MNIST_FILES)}, got {split!r}")
@@ -149,6 +148,20 @@ def load_split(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"{directory}: {image_name} holds {images.shape[0]} images but {label_name} holds {labels.shape[0]} labels"
         )
+    return images, labels
+
+
+def load_split(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
+    """Load one split of MNIST for training.
+
+    Args:
+        split, root: as for :func:`load_split_uint8`.
+
+    Returns:
+        ``images``: ``(N, 1, 28, 28)`` float32 in [0, 1] (NCHW, one grey channel);
+        ``labels``: ``(N,)`` int64 digits 0..9.
+    """
+    images, labels = load_split_uint8(split, root)
     # Scale to [0, 1] in float32: the range the network's initial weights are designed for.
     x = (images.astype(np.float32) / np.float32(255.0))[:, np.newaxis, :, :]
     return x, labels.astype(np.int64)
