@@ -146,7 +146,8 @@ def conv2d_backward(grad_output, cache: Conv2dCache):
             tap_grad = (grad_rows @ taps[i, j].T).reshape(n, oh, ow, c_in)
             window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += tap_grad
     else:
-        grad_cols = (grad_rows @ cache.weight_matrix.T).reshape(n, oh, ow, kh, kw, c_in)
+        # Tap-major, like the forward pass's columns: col2im then adds contiguous blocks.
+        grad_cols = (cache.weight_matrix @ grad_rows.T).reshape(kh, kw, c_in, n, oh, ow).transpose(3, 4, 5, 0, 1, 2)
         grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
     grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
     return grad_x, np.ascontiguousarray(grad_weight), grad_bias

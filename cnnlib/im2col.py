@@ -59,14 +59,22 @@ def window(x: np.ndarray, offset, stride, dilation, out_size) -> np.ndarray:
 def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size) -> np.ndarray:
     """Column array of the (already padded) ``x: (N, Hp, Wp, C)``.
 
-    Returns ``cols: (N, out_h, out_w, kh, kw, C)``, a new C-contiguous array, so that
-    ``cols.reshape(N * out_h * out_w, kh * kw * C)`` is free and each row holds one receptive field.
+    Returns ``cols: (N, out_h, out_w, kh, kw, C)``, a new array, so that ``cols.reshape(N * out_h * out_w,
+    kh * kw * C)`` is free and each row holds one receptive field. With ``C >= WIDE_CHANNELS`` it is
+    C-contiguous. With fewer channels it is a transposed view of a tap-major ``(kh, kw, C, N, out_h, out_w)``
+    array: then every tap's copy writes one contiguous block instead of single numbers ``kh * kw * C``
+    apart, and BLAS multiplies the transposed matrix without copying it.
     """
     n, _, _, c = x.shape
     kh, kw = kernel_size
     oh, ow = out_size
+    if c < WIDE_CHANNELS:
+        tap_major = np.empty((kh, kw, c, n, oh, ow), dtype=x.dtype)
+        for i, j in kernel_offsets(kernel_size):
+            tap_major[i, j] = window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2)
+        return tap_major.transpose(3, 4, 5, 0, 1, 2)
     cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
-    if stride[1] == 1 and dilation[1] == 1 and c >= WIDE_CHANNELS:
+    if stride[1] == 1 and dilation[1] == 1:
         # Same copies, fewer and longer: with unit horizontal stride the kw taps of one kernel row are
         # kw*C consecutive numbers in memory, so one strided view per kernel row gives them all at once.
         sn, sh, sw, sc = x.strides
