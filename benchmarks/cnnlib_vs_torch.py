@@ -14,6 +14,12 @@ Run from the repository root::
     .venv/bin/python benchmarks/cnnlib_vs_torch.py            # ratios 1 and 2 (about a minute)
     .venv/bin/python benchmarks/cnnlib_vs_torch.py --train    # plus ratio 3 (a few minutes)
     .venv/bin/python benchmarks/cnnlib_vs_torch.py --threads 1 --clock cpu   # steadier on a busy machine
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --memory channels-last    # convolutions on channels-last arrays
+
+The convolutions get C-ordered NCHW arrays by default, as a user passes them; cnnlib then spends part of its
+time on two transposing copies into its channels-last layout. ``--memory channels-last`` gives both libraries
+channels-last input and output gradients instead: cnnlib's layout between its own layers, and torch's
+``channels_last`` memory format.
 
 On a machine shared with other jobs, multi-threaded BLAS/OpenMP calls wait for a second core and the
 timings become meaningless (tens of ms for a 1 ms op); use ``--threads 1 --clock cpu`` there (CPU time of
@@ -129,20 +135,34 @@ def torch_net_like(model) -> torch.nn.Sequential:
     return net
 
 
-def conv_functions(shape, rng):
-    """``(cnnlib_fn, torch_fn)`` each running one conv2d forward + backward (all gradients) on NCHW arrays."""
+def channels_last(array: np.ndarray) -> np.ndarray:
+    """The same ``(N, C, H, W)`` values, stored channels-last: what cnnlib's layers hand each other."""
+    return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def conv_functions(shape, rng, memory: str = "nchw"):
+    """``(cnnlib_fn, torch_fn)`` each running one conv2d forward + backward (all gradients).
+
+    ``memory="nchw"``: C-ordered NCHW arrays, as a user passes them. ``"channels-last"``: input and output
+    gradient stored channels-last for both libraries (cnnlib's own layout between layers; torch's
+    ``channels_last`` memory format), weights as they are.
+    """
     n, c_in, h, w, c_out, k = shape
     x = rng.random((n, c_in, h, w), dtype=np.float32)
     weight = (rng.random((c_out, c_in, k, k), dtype=np.float32) - 0.5) / k
     bias = rng.random(c_out, dtype=np.float32)
     grad_output = rng.random((n, c_out, h - k + 1, w - k + 1), dtype=np.float32)
+    if memory == "channels-last":
+        x, grad_output = channels_last(x), channels_last(grad_output)
 
     def ours():
         _, cache = F.conv2d_forward(x, weight, bias)
         F.conv2d_backward(grad_output, cache)
 
+    # torch.from_numpy keeps the strides, so channels-last arrays become channels_last tensors.
     tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, weight, bias))
     tg = torch.from_numpy(grad_output)
+    assert tx.is_contiguous(memory_format=torch.channels_last if memory == "channels-last" else torch.contiguous_format)
 
     def theirs():
         tx.grad = tw.grad = tb.grad = None
@@ -240,6 +260,8 @@ def main():
                         "jobs on a busy machine disturb far less than the wall clock (meaningful with --threads 1)")
     parser.add_argument("--malloc", choices=["keep", "default"], default="keep", help="keep: glibc keeps freed "
                         "memory for reuse (no page faults on each call's fresh temporaries); default: glibc as it is")
+    parser.add_argument("--memory", choices=["nchw", "channels-last"], default="nchw", help="memory layout of the "
+                        "convolutions' input and output gradient, the same for both libraries (default: nchw)")
     args = parser.parse_args()
     allocator = "glibc default"
     if args.malloc == "keep":
@@ -253,10 +275,11 @@ def main():
           f"({torch.get_num_threads()} threads), {args.clock} clock, {allocator}")
 
     rng = np.random.default_rng(args.seed)
-    print("\nconv2d forward + backward (float32, NCHW arrays in, all three gradients out):")
+    memory = "C-ordered NCHW" if args.memory == "nchw" else "channels-last (torch.channels_last)"
+    print(f"\nconv2d forward + backward (float32, {memory} arrays in, all three gradients out):")
     conv_ratios = []
     for shape in CONV_SHAPES:
-        ours, theirs, ratio = side_by_side(*conv_functions(shape, rng), args.rounds, args.repeats)
+        ours, theirs, ratio = side_by_side(*conv_functions(shape, rng, args.memory), args.rounds, args.repeats)
         conv_ratios.append(ratio)
         print(f"  x {shape[:4]} -> {shape[4]} channels, {shape[5]}x{shape[5]}: cnnlib {ours * 1e3:6.2f} ms  torch {theirs * 1e3:6.2f} ms")
 
