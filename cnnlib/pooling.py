@@ -86,9 +86,12 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     offsets = kernel_offsets(kernel_size)
     out = window(x_padded, offsets[0], stride, dilation, out_hw).copy()
     winner = np.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
+    # Each tap's window is copied once into a contiguous scratch array: the comparisons then run over
+    # contiguous memory instead of short strided runs (C numbers at a time), which is faster overall.
+    candidate, better = np.empty_like(out), np.empty(out.shape, dtype=bool)
     for index, offset in enumerate(offsets[1:], start=1):
-        candidate = window(x_padded, offset, stride, dilation, out_hw)
-        better = candidate > out  # strictly greater: the first of tied maxima keeps the win, as in torch
+        np.copyto(candidate, window(x_padded, offset, stride, dilation, out_hw))
+        np.greater(candidate, out, out=better)  # strictly: the first of tied maxima keeps the win, as in torch
         np.maximum(out, candidate, out=out)
         # winner = index where better, else unchanged; arithmetic on whole arrays is much faster
         # than boolean-mask assignment (winner[better] = index) or np.where with a scalar.
@@ -104,9 +107,12 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
     Each output's gradient goes to the one input that won its window (the first maximum on ties).
     """
     grad = _checked_grad(grad_output, cache)
-    grad_padded = np.zeros((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
     spans = [d * (k - 1) + 1 for d, k in zip(cache.dilation, cache.kernel_size)]
     disjoint = all(s >= span for s, span in zip(cache.stride, spans))
+    # Windows that tile the padded input exactly (2x2 pooling of an even size) write every entry below.
+    tiled = all(s == span and o * s == size for s, span, o, size in zip(cache.stride, spans, cache.out_hw, cache.padded_hw))
+    make = np.empty if tiled else np.zeros
+    grad_padded = make((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
     for index, offset in enumerate(kernel_offsets(cache.kernel_size)):
         target = window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)
         if disjoint:  # every input lies in at most one window: write, no read needed
