@@ -105,12 +105,14 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out, cache
 
 
-def conv2d_backward(grad_output, cache: Conv2dCache):
+def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     """Gradients of a convolution.
 
     Args:
         grad_output: ``(N, C_out, H_out, W_out)``, the loss gradient with respect to the output.
         cache: from :func:`conv2d_forward`.
+        needs_input_grad: ``False`` skips ``grad_x`` (``None`` is returned in its place), e.g. for a
+            network's first layer, whose input is data, not something to train.
 
     Returns:
         ``(grad_x, grad_weight, grad_bias)`` with shapes ``(N, C_in, H, W)``, ``(C_out, C_in, kh, kw)`` and
@@ -135,6 +137,8 @@ def conv2d_backward(grad_output, cache: Conv2dCache):
     grad_weight = (cache.cols.T @ grad_rows).reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
     # A matrix-vector product sums the rows far faster than .sum(axis=0) does for narrow rows.
     grad_bias = np.ones(n * oh * ow, dtype=grad_rows.dtype) @ grad_rows if cache.has_bias else None
+    if not needs_input_grad:
+        return None, np.ascontiguousarray(grad_weight), grad_bias
     ph, pw = cache.padding
     padded_shape = (n, *cache.padded_hw, c_in)
     if c_in >= WIDE_CHANNELS:

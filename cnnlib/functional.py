@@ -5,7 +5,8 @@ Every op comes three ways:
 * ``op(...)``: torch's name, arguments, defaults and output shape; returns the output only.
 * ``op_forward(...) -> (out, cache)``: the same, plus a cache holding exactly what the backward needs.
 * ``op_backward(grad_output, cache)``: the gradient(s). Ops with parameters return a tuple
-  ``(grad_x, grad_weight, grad_bias)`` (``grad_bias`` is ``None`` without bias); the others return ``grad_x``.
+  ``(grad_x, grad_weight, grad_bias)`` (``grad_bias`` is ``None`` without bias) and take
+  ``needs_input_grad=False`` to skip ``grad_x``; the others return ``grad_x``.
 
 ``grad_output`` always has the shape of the forward output and every gradient the shape of what it is
 the gradient of. Inputs are never modified. The implementations live in small modules of their own:

@@ -40,11 +40,12 @@ def linear_forward(x, weight, bias=None):
     return out, LinearCache(x, weight, bias is not None)
 
 
-def linear_backward(grad_output, cache: LinearCache):
+def linear_backward(grad_output, cache: LinearCache, needs_input_grad=True):
     """Gradients of the affine map.
 
     Args:
         grad_output: ``(N, out_features)``; cache: from :func:`linear_forward`.
+        needs_input_grad: ``False`` skips ``grad_x`` (``None`` is returned in its place).
 
     Returns:
         ``(grad_x, grad_weight, grad_bias)``: ``(N, in_features)``, ``(out_features, in_features)``,
@@ -54,7 +55,7 @@ def linear_backward(grad_output, cache: LinearCache):
     check_array(grad_output, "grad_output", 2, "(N, out_features)")
     if grad_output.shape != expected:
         raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
-    grad_x = grad_output @ cache.weight
+    grad_x = grad_output @ cache.weight if needs_input_grad else None
     grad_weight = grad_output.T @ cache.x
     grad_bias = grad_output.sum(axis=0) if cache.has_bias else None
     return grad_x, grad_weight, grad_bias

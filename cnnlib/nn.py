@@ -98,8 +98,13 @@ class Module:
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
 
-    def backward(self, grad_output):
-        raise NotImplementedError(f"{type(self).__name__} must define backward(grad_output)")
+    def backward(self, grad_output, needs_input_grad=True):
+        """Add the parameters' gradients into their ``.grad`` and return the gradient with respect to the input.
+
+        ``needs_input_grad=False``: the caller has no use for the input gradient (the input is data, as for
+        a network's first layer); the layer may skip computing it and returns ``None``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad_output, needs_input_grad=True)")
 
     def _keep(self, cache):
         """Store the forward cache in the layer's one slot (nothing under :func:`no_grad`)."""
@@ -239,10 +244,10 @@ class Conv2d(Module):
         self._keep(cache)
         return out
 
-    def backward(self, grad_output):
-        """``grad_output: (N, out_channels, H_out, W_out)`` -> ``grad_x: (N, in_channels, H, W)``; adds into
-        ``weight.grad`` and ``bias.grad``."""
-        grad_x, grad_weight, grad_bias = F.conv2d_backward(grad_output, self._take())
+    def backward(self, grad_output, needs_input_grad=True):
+        """``grad_output: (N, out_channels, H_out, W_out)`` -> ``grad_x: (N, in_channels, H, W)`` (``None`` if not
+        ``needs_input_grad``); adds into ``weight.grad`` and ``bias.grad``."""
+        grad_x, grad_weight, grad_bias = F.conv2d_backward(grad_output, self._take(), needs_input_grad)
         self.weight.grad += grad_weight
         if self.bias is not None:
             self.bias.grad += grad_bias
@@ -277,9 +282,10 @@ class Linear(Module):
         self._keep(cache)
         return out
 
-    def backward(self, grad_output):
-        """``grad_output: (N, out_features)`` -> ``grad_x: (N, in_features)``; adds into the parameter grads."""
-        grad_x, grad_weight, grad_bias = F.linear_backward(grad_output, self._take())
+    def backward(self, grad_output, needs_input_grad=True):
+        """``grad_output: (N, out_features)`` -> ``grad_x: (N, in_features)`` (``None`` if not ``needs_input_grad``);
+        adds into the parameter grads."""
+        grad_x, grad_weight, grad_bias = F.linear_backward(grad_output, self._take(), needs_input_grad)
         self.weight.grad += grad_weight
         if self.bias is not None:
             self.bias.grad += grad_bias
@@ -306,9 +312,9 @@ class MaxPool2d(Module):
         self._keep(cache)
         return out
 
-    def backward(self, grad_output):
-        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``."""
-        return F.max_pool2d_backward(grad_output, self._take())
+    def backward(self, grad_output, needs_input_grad=True):
+        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None`` if not ``needs_input_grad``)."""
+        return F.max_pool2d_backward(grad_output, self._take()) if needs_input_grad else None
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -330,9 +336,9 @@ class AvgPool2d(Module):
         self._keep(cache)
         return out
 
-    def backward(self, grad_output):
-        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``."""
-        return F.avg_pool2d_backward(grad_output, self._take())
+    def backward(self, grad_output, needs_input_grad=True):
+        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None`` if not ``needs_input_grad``)."""
+        return F.avg_pool2d_backward(grad_output, self._take()) if needs_input_grad else None
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -346,8 +352,8 @@ class ReLU(Module):
         self._keep(cache)
         return out
 
-    def backward(self, grad_output):
-        return F.relu_backward(grad_output, self._take())
+    def backward(self, grad_output, needs_input_grad=True):
+        return F.relu_backward(grad_output, self._take()) if needs_input_grad else None
 
 
 class Flatten(Module):
@@ -360,7 +366,9 @@ class Flatten(Module):
         self._keep(x.shape)
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, needs_input_grad=True):
+        if not needs_input_grad:
+            return None
         shape = self._take()
         expected = (shape[0], int(np.prod(shape[1:])))
         if grad_output.shape != expected:
@@ -372,7 +380,9 @@ class Sequential(Module):
     """Modules applied in order; children are named ``"0"``, ``"1"``, ... as in ``torch.nn.Sequential``.
 
     ``forward(x)`` runs them first to last; ``backward(grad_output)`` runs their ``backward`` last to first and
-    returns the gradient with respect to the input.
+    returns the gradient with respect to the input. ``backward(grad_output, needs_input_grad=False)`` returns
+    ``None`` and skips the work that only the input gradient needs: the modules before the first one with
+    parameters, and that module's own input gradient (as torch skips it for inputs that do not require grad).
     """
 
     def __init__(self, *modules: Module):
@@ -387,9 +397,14 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def backward(self, grad_output):
-        for module in reversed(self._modules.values()):
-            grad_output = module.backward(grad_output)
+    def backward(self, grad_output, needs_input_grad=True):
+        modules = list(self._modules.values())
+        first_trained = next((k for k, module in enumerate(modules) if next(module.parameters(), None)), len(modules))
+        # Module k's input gradient is needed if a module before it has parameters, or if the caller needs it.
+        for k in reversed(range(len(modules))):
+            if k < first_trained and not needs_input_grad:
+                return None
+            grad_output = modules[k].backward(grad_output, needs_input_grad=needs_input_grad or k > first_trained)
         return grad_output
 
     def __getitem__(self, index):

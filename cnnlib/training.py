@@ -42,7 +42,7 @@ def train_step(model: Module, loss_fn, optimizer, x_batch, y_batch) -> tuple[flo
     optimizer.zero_grad()
     logits = model(x_batch)
     loss = loss_fn(logits, y_batch)
-    model.backward(loss_fn.backward())
+    model.backward(loss_fn.backward(), needs_input_grad=False)  # the batch is data: no gradient for it
     optimizer.step()
     return float(loss), logits
 

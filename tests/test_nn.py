@@ -104,6 +104,68 @@ def test_odd_model_matches_torch_autograd():
         np.testing.assert_allclose(parameter.grad, t_parameter.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+class Spy(nn.Module):
+    """A parameter-free layer that records the ``needs_input_grad`` of each backward call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad_output, needs_input_grad=True):
+        self.calls.append(needs_input_grad)
+        return grad_output if needs_input_grad else None
+
+
+@pytest.mark.parametrize("build, x_shape", [(lambda: lenet(np.float64, np.random.default_rng(2)), (2, 1, 28, 28)),
+                                            (lambda: odd_model(rng=np.random.default_rng(4)), (2, 3, 9, 8))])
+def test_backward_without_input_grad_gives_the_same_parameter_grads_and_none(build, x_shape):
+    model = build()
+    x = np.random.default_rng(5).standard_normal(x_shape)
+    grad_output = np.random.default_rng(6).standard_normal(model(x).shape)
+    model.zero_grad()
+    assert model.backward(grad_output) is not None
+    full = {name: p.grad.copy() for name, p in model.named_parameters()}
+    model.zero_grad()
+    model(x)
+    assert model.backward(grad_output, needs_input_grad=False) is None
+    for name, parameter in model.named_parameters():
+        np.testing.assert_array_equal(parameter.grad, full[name], err_msg=name)
+
+
+def test_sequential_skips_only_what_the_input_gradient_alone_needs():
+    rng = np.random.default_rng(7)
+    before, between, after = Spy(), Spy(), Spy()
+    model = nn.Sequential(before, nn.Linear(3, 4, rng=rng, dtype=np.float64), between, nn.Linear(4, 2, rng=rng, dtype=np.float64), after)
+    x = rng.standard_normal((5, 3))
+    model(x)
+    assert model.backward(np.ones((5, 2)), needs_input_grad=False) is None
+    # the first Linear still gets its weight gradient, but nothing below it runs
+    assert (before.calls, between.calls, after.calls) == ([], [True], [True])
+    assert np.abs(model[1].weight.grad).sum() > 0
+    model(x)
+    assert model.backward(np.ones((5, 2))).shape == (5, 3)
+    assert before.calls == [True]
+    parameter_free = nn.Sequential(Spy(), nn.ReLU())
+    parameter_free(x)
+    assert parameter_free.backward(np.ones((5, 3)), needs_input_grad=False) is None and parameter_free[0].calls == []
+
+
+@pytest.mark.parametrize("layer", [nn.Conv2d(2, 3, 3, rng=np.random.default_rng(0), dtype=np.float64), nn.Linear(4, 3, rng=np.random.default_rng(0), dtype=np.float64)])
+def test_layer_without_input_grad_returns_none_and_the_same_parameter_grads(layer):
+    x = np.random.default_rng(1).standard_normal((2, 2, 5, 5) if isinstance(layer, nn.Conv2d) else (2, 4))
+    grad_output = np.random.default_rng(2).standard_normal(layer(x).shape)
+    layer.zero_grad()
+    layer.backward(grad_output)
+    full = [p.grad.copy() for p in layer.parameters()]
+    layer.zero_grad()
+    assert layer.backward(grad_output, needs_input_grad=False) is None
+    for parameter, expected in zip(layer.parameters(), full):
+        np.testing.assert_array_equal(parameter.grad, expected)
+
+
 @pytest.mark.parametrize(
     "layer, x_shape",
     [
