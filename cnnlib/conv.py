@@ -17,7 +17,6 @@ plain C-ordered copy when one is needed.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -32,7 +31,8 @@ __all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "conv2d"]
 class Conv2dCache(NamedTuple):
     """What :func:`conv2d_backward` needs from the forward pass (nothing else is kept).
 
-    ``cols``: ``(N*H_out*W_out, kh*kw*C_in)`` column matrix; ``weight_matrix``: ``(kh*kw*C_in, C_out)``;
+    ``cols``: ``(N*H_out*W_out, kh*kw*C_in)`` column matrix, plus a column of ones with a bias;
+    ``weight_matrix``: ``(kh*kw*C_in, C_out)``, plus the bias as its last row;
     ``x_shape``: ``(N, C_in, H, W)``; ``padded_hw``: ``(H + 2*ph, W + 2*pw)``; ``out_hw``: ``(H_out, W_out)``;
     ``kernel_size``, ``stride``, ``padding``, ``dilation``: ``(h, w)`` pairs; ``has_bias``: whether a bias was given.
     """
@@ -47,31 +47,6 @@ class Conv2dCache(NamedTuple):
     padding: tuple
     dilation: tuple
     has_bias: bool
-
-
-def _add_to_every_row(matrix, vector):
-    """``matrix += vector`` in place, for ``matrix: (R, C)`` C-contiguous and ``vector: (C,)``.
-
-    A broadcast add runs NumPy's inner loop once per row, over only ``C`` numbers; for the narrow rows of a
-    convolution's output (C = 16 or 32) the loop overhead dominates. Viewing ``k`` rows as one long row,
-    against ``vector`` repeated ``k`` times, gives the same sums in about half the time.
-    """
-    rows, width = matrix.shape
-    k = math.gcd(rows, max(1, 2048 // width))
-    long_rows = matrix.reshape(rows // k, k * width, copy=False)  # a view: adding to it adds to matrix
-    long_rows += np.tile(vector, k)
-
-
-def _sum_of_rows(matrix):
-    """``matrix.sum(axis=0)`` for ``matrix: (R, C)`` C-contiguous, returns ``(C,)``.
-
-    Summed over narrow rows, NumPy again loops once per row; with ``k`` rows viewed as one long row the
-    first sum runs over long rows, leaving ``k`` partial sums of each column to add up.
-    """
-    rows, width = matrix.shape
-    k = math.gcd(rows, max(1, 2048 // width))
-    partial = matrix.reshape(rows // k, k * width).sum(axis=0)
-    return partial.reshape(k, width).sum(axis=0)
 
 
 def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -106,13 +81,14 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         # An NCHW-ordered input: one transposing copy is cheaper than gathering every tap across channels.
         x_nhwc = np.ascontiguousarray(x_nhwc)
     x_padded = pad_nhwc(x_nhwc, padding)
-    cols = im2col_nhwc(x_padded, (kh, kw), stride, dilation, (oh, ow)).reshape(n * oh * ow, kh * kw * c_in)
+    # The bias is the weight of an input that is always 1: with a column of ones in `cols` and the bias as
+    # the weight matrix's last row, the matrix multiply adds it (and backward gets its gradient the same way).
+    cols = im2col_nhwc(x_padded, (kh, kw), stride, dilation, (oh, ow), ones_column=bias is not None)
     # Rows of the weight matrix in the column order (i, j, c) of `cols`.
     weight_matrix = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
-    out = cols @ weight_matrix
     if bias is not None:
-        _add_to_every_row(out, bias)
-    out = out.reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2)
+        weight_matrix = np.vstack([weight_matrix, bias])
+    out = (cols @ weight_matrix).reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2)
     cache = Conv2dCache(cols, weight_matrix, x.shape, x_padded.shape[1:3], (oh, ow), (kh, kw), stride, padding, dilation, bias is not None)
     return out, cache
 
@@ -144,10 +120,14 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     # spread over all cores, instead of one small multiply per image.
     grad_rows = np.ascontiguousarray(grad_output.transpose(0, 2, 3, 1)).reshape(n * oh * ow, c_out)
 
-    # cols^T G has the weight matrix's shape (kh*kw*C_in, C_out). (Computing its transpose G^T cols instead
-    # is the same arithmetic, but BLAS runs that shape, with one long shared dimension, on a single core.)
-    grad_weight = (cache.cols.T @ grad_rows).reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
-    grad_bias = _sum_of_rows(grad_rows) if cache.has_bias else None
+    # cols^T G has the weight matrix's shape (kh*kw*C_in [+ 1], C_out); the row of the ones column, if any,
+    # is the bias gradient. (Computing its transpose G^T cols instead is the same arithmetic, but BLAS runs
+    # that shape, with one long shared dimension, on a single core.)
+    taps = kh * kw * c_in
+    weight_rows = cache.cols.T @ grad_rows
+    grad_weight = weight_rows[:taps].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
+    grad_bias = weight_rows[taps] if cache.has_bias else None
+    weight_matrix = cache.weight_matrix[:taps]
     if not needs_input_grad:
         return None, np.ascontiguousarray(grad_weight), grad_bias
     ph, pw = cache.padding
@@ -156,13 +136,13 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         # Same sum as col2im, tap by tap: each tap's product is a contiguous (N, H_out, W_out, C_in) block,
         # added to its window in long runs instead of C_in numbers at a time.
         grad_padded = np.zeros(padded_shape, dtype=grad_rows.dtype)
-        taps = cache.weight_matrix.reshape(kh, kw, c_in, c_out)
+        tap_weights = weight_matrix.reshape(kh, kw, c_in, c_out)
         for i, j in kernel_offsets((kh, kw)):
-            tap_grad = (grad_rows @ taps[i, j].T).reshape(n, oh, ow, c_in)
+            tap_grad = (grad_rows @ tap_weights[i, j].T).reshape(n, oh, ow, c_in)
             window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += tap_grad
     else:
         # Tap-major, like the forward pass's columns: col2im then adds contiguous blocks.
-        grad_cols = (cache.weight_matrix @ grad_rows.T).reshape(kh, kw, c_in, n, oh, ow).transpose(3, 4, 5, 0, 1, 2)
+        grad_cols = (weight_matrix @ grad_rows.T).reshape(kh, kw, c_in, n, oh, ow).transpose(3, 4, 5, 0, 1, 2)
         grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
     grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
     return grad_x, np.ascontiguousarray(grad_weight), grad_bias

@@ -56,42 +56,53 @@ def window(x: np.ndarray, offset, stride, dilation, out_size) -> np.ndarray:
     return x[:, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw, :]
 
 
-def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size) -> np.ndarray:
-    """Column array of the (already padded) ``x: (N, Hp, Wp, C)``.
+def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_column: bool = False) -> np.ndarray:
+    """Column matrix of the (already padded) ``x: (N, Hp, Wp, C)``: ``(N * out_h * out_w, kh * kw * C)``.
 
-    Returns ``cols: (N, out_h, out_w, kh, kw, C)``, a new array, so that ``cols.reshape(N * out_h * out_w,
-    kh * kw * C)`` is free and each row holds one receptive field. With ``C >= WIDE_CHANNELS`` it is
-    C-contiguous. With fewer channels it is a transposed view of a tap-major ``(kh, kw, C, N, out_h, out_w)``
-    array: then every tap's copy writes one contiguous block instead of single numbers ``kh * kw * C``
-    apart, and BLAS multiplies the transposed matrix without copying it.
+    Row ``(n, y, x)`` holds the receptive field of output position ``(y, x)`` of image ``n``; its columns run
+    over kernel taps ``(i, j)`` and, within a tap, channels ``c``. ``ones_column=True`` appends one more
+    column, all ones: multiplied by a weight matrix whose last row is the bias, it adds the bias in the
+    same matrix multiply.
+
+    A new array; without the ones column, ``reshape(N, out_h, out_w, kh, kw, C)`` views it for free. With
+    ``C >= WIDE_CHANNELS`` it is C-contiguous. With fewer channels it is the transpose of a tap-major
+    array (one row per tap and channel): then every tap's copy writes one contiguous block instead of
+    single numbers ``kh * kw * C`` apart, and BLAS multiplies the transposed matrix without copying it.
     """
     n, _, _, c = x.shape
     kh, kw = kernel_size
     oh, ow = out_size
+    taps, positions = kh * kw * c, n * oh * ow
+    width = taps + ones_column
     if c < WIDE_CHANNELS:
-        tap_major = np.empty((kh, kw, c, n, oh, ow), dtype=x.dtype)
+        tap_major = np.empty((width, positions), dtype=x.dtype)
+        fields = tap_major[:taps].reshape(kh, kw, c, n, oh, ow, copy=False)
         for i, j in kernel_offsets(kernel_size):
-            tap_major[i, j] = window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2)
-        return tap_major.transpose(3, 4, 5, 0, 1, 2)
-    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
-    if stride[1] == 1 and dilation[1] == 1:
-        # Same copies, fewer and longer: with unit horizontal stride the kw taps of one kernel row are
-        # kw*C consecutive numbers in memory, so one strided view per kernel row gives them all at once.
-        sn, sh, sw, sc = x.strides
-        for i in range(kh):
-            row = x[:, i * dilation[0] :]
-            taps = as_strided(row, shape=(n, oh, ow, kw, c), strides=(sn, sh * stride[0], sw, sw, sc), writeable=False)
-            cols[:, :, :, i] = taps
-        return cols
-    for i, j in kernel_offsets(kernel_size):
-        cols[:, :, :, i, j, :] = window(x, (i, j), stride, dilation, out_size)
-    return cols
+            fields[i, j] = window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2)
+        matrix = tap_major.T
+    else:
+        matrix = np.empty((positions, width), dtype=x.dtype)
+        fields = matrix[:, :taps].reshape(n, oh, ow, kh, kw, c, copy=False)
+        if stride[1] == 1 and dilation[1] == 1:
+            # Same copies, fewer and longer: with unit horizontal stride the kw taps of one kernel row are
+            # kw*C consecutive numbers in memory, so one strided view per kernel row gives them all at once.
+            sn, sh, sw, sc = x.strides
+            for i in range(kh):
+                row = x[:, i * dilation[0] :]
+                fields[:, :, :, i] = as_strided(row, shape=(n, oh, ow, kw, c), strides=(sn, sh * stride[0], sw, sw, sc), writeable=False)
+        else:
+            for i, j in kernel_offsets(kernel_size):
+                fields[:, :, :, i, j, :] = window(x, (i, j), stride, dilation, out_size)
+    if ones_column:
+        matrix[:, taps] = 1
+    return matrix
 
 
 def col2im_nhwc(cols: np.ndarray, padded_shape, kernel_size, stride, dilation) -> np.ndarray:
     """Adjoint of :func:`im2col_nhwc`: sum every column entry back onto the input position it was copied from.
 
-    ``cols: (N, out_h, out_w, kh, kw, C)``; returns ``(N, Hp, Wp, C)`` = ``padded_shape``. Overlapping
+    ``cols``: a column matrix (without ones column) viewed as ``(N, out_h, out_w, kh, kw, C)``; returns
+    ``(N, Hp, Wp, C)`` = ``padded_shape``. Overlapping
     windows send several entries to one input position, hence ``+=``, never ``=``.
     """
     n, oh, ow, _, _, c = cols.shape

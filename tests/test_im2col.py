@@ -13,11 +13,15 @@ def test_rows_are_receptive_fields_and_col2im_is_the_adjoint(kernel, stride, dil
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 9, 8, channels))
     out = conv_output_size((9, 8), kernel, stride, 0, dilation)
-    cols = im2col_nhwc(x, kernel, stride, dilation, out)
-    assert cols.shape == (2, *out, *kernel, channels)
-    # The matrix view costs nothing: no copy on reshape. Wide inputs are C-contiguous, narrow ones tap-major.
-    assert np.shares_memory(cols.reshape(-1, kernel[0] * kernel[1] * channels), cols)
-    assert cols.flags.c_contiguous == (channels >= WIDE_CHANNELS)
+    matrix = im2col_nhwc(x, kernel, stride, dilation, out)
+    taps = kernel[0] * kernel[1] * channels
+    assert matrix.shape == (2 * out[0] * out[1], taps)
+    # Wide inputs give a C-contiguous matrix, narrow ones the transpose of a tap-major one; the 6-D view is free.
+    assert matrix.flags.c_contiguous == (channels >= WIDE_CHANNELS) and matrix.T.flags.c_contiguous == (channels < WIDE_CHANNELS)
+    cols = matrix.reshape(2, *out, *kernel, channels)
+    assert np.shares_memory(cols, matrix)
+    with_ones = im2col_nhwc(x, kernel, stride, dilation, out, ones_column=True)
+    np.testing.assert_array_equal(with_ones, np.hstack([matrix, np.ones((len(matrix), 1))]))
     for y, xx, i, j in [(0, 0, 0, 0), (out[0] // 2, out[1] - 1, kernel[0] // 2, kernel[1] - 1)]:
         np.testing.assert_array_equal(cols[0, y, xx, i, j], x[0, y * stride[0] + i * dilation[0], xx * stride[1] + j * dilation[1]])
     n, y, xx, i, j = 1, out[0] - 1, out[1] - 1, kernel[0] - 1, kernel[1] - 1
