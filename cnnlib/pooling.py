@@ -109,8 +109,11 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
     grad = _checked_grad(grad_output, cache)
     spans = [d * (k - 1) + 1 for d, k in zip(cache.dilation, cache.kernel_size)]
     disjoint = all(s >= span for s, span in zip(cache.stride, spans))
-    # Windows that tile the padded input exactly (2x2 pooling of an even size) write every entry below.
-    tiled = all(s == span and o * s == size for s, span, o, size in zip(cache.stride, spans, cache.out_hw, cache.padded_hw))
+    # Undilated windows that tile the padded input exactly (2x2 pooling of an even size) write every entry
+    # below. (Dilated windows skip inputs inside their span, which must stay 0.)
+    tiled = cache.dilation == (1, 1) and all(
+        s == k and o * s == size for s, k, o, size in zip(cache.stride, cache.kernel_size, cache.out_hw, cache.padded_hw)
+    )
     make = np.empty if tiled else np.zeros
     grad_padded = make((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
     for index, offset in enumerate(kernel_offsets(cache.kernel_size)):

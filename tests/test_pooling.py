@@ -156,3 +156,17 @@ def test_backward_rejects_wrong_grad_shape():
     out, cache = F.max_pool2d_forward(np.zeros((1, 2, 6, 6)), 2)
     with pytest.raises(ValueError, match=r"grad_output.*\(1, 2, 3, 3\)"):
         F.max_pool2d_backward(np.zeros((1, 2, 3, 2)), cache)
+
+
+def test_max_pool_backward_sends_nothing_to_inputs_in_no_window():
+    # kernel 2, dilation 2, stride 3 on 6 x 6: the windows cover inputs {0, 2} and {3, 5} of each axis and
+    # never 1 or 4, although the windows' spans tile the input; those inputs' gradient must be exactly 0.
+    x = np.random.default_rng(11).standard_normal((2, 3, 6, 6))
+    out, cache = F.max_pool2d_forward(x, 2, stride=3, dilation=2)
+    _, expected = torch_pool(x, np.ones(out.shape), "max", kernel_size=2, stride=3, dilation=2)
+    for _ in range(3):
+        garbage = np.full((2, 6, 6, 3), np.nan)  # freed just before: memory the allocator may hand out again
+        del garbage
+        grad_x = F.max_pool2d_backward(np.ones(out.shape), cache)
+        np.testing.assert_array_equal(grad_x, expected)
+        assert not grad_x[:, :, [1, 4], :].any() and not grad_x[:, :, :, [1, 4]].any()
