@@ -125,11 +125,11 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     # that shape, with one long shared dimension, on a single core.)
     taps = kh * kw * c_in
     weight_rows = cache.cols.T @ grad_rows
-    grad_weight = weight_rows[:taps].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
+    grad_weight = np.ascontiguousarray(weight_rows[:taps].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1))
     grad_bias = weight_rows[taps] if cache.has_bias else None
-    weight_matrix = cache.weight_matrix[:taps]
     if not needs_input_grad:
-        return None, np.ascontiguousarray(grad_weight), grad_bias
+        return None, grad_weight, grad_bias
+    weight_matrix = cache.weight_matrix[:taps]
     ph, pw = cache.padding
     padded_shape = (n, *cache.padded_hw, c_in)
     if c_in >= WIDE_CHANNELS:
@@ -145,7 +145,7 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         grad_cols = (weight_matrix @ grad_rows.T).reshape(kh, kw, c_in, n, oh, ow).transpose(3, 4, 5, 0, 1, 2)
         grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
     grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
-    return grad_x, np.ascontiguousarray(grad_weight), grad_bias
+    return grad_x, grad_weight, grad_bias
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
