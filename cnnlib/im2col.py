@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["pad_nhwc", "window", "im2col_nhwc", "col2im_nhwc", "kernel_offsets", "WIDE_CHANNELS"]
+__all__ = ["pad_nhwc", "window", "copy_blocks", "im2col_nhwc", "col2im_nhwc", "kernel_offsets", "WIDE_CHANNELS"]
 
 #: From this many channels on, a block of ``C`` consecutive numbers is long enough that copying tap by
 #: tap (or kernel row by kernel row) beats element-wise scatter; measured on the course's MNIST net.
@@ -56,6 +56,37 @@ def window(x: np.ndarray, offset, stride, dilation, out_size) -> np.ndarray:
     return x[:, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw, :]
 
 
+def copy_blocks(dst: np.ndarray, src: np.ndarray, block_axes: int = 1) -> None:
+    """``np.copyto(dst, src)`` for arrays of the same shape and dtype, moving each block formed by the last
+    ``block_axes`` axes (e.g. one pixel's ``C`` channels) as a single item.
+
+    NumPy's copy loop starts over for every run of the innermost axis, and a run of 16 channels (64 bytes)
+    costs little more to move than to set up. When the trailing axes are contiguous in both arrays, viewing
+    each block as one opaque item (``np.void`` of the block's size in bytes) lets the loop step from block to
+    block instead: the same bytes moved, in about half the time for the pooling windows of the MNIST net.
+    Where they are not contiguous this is plain ``np.copyto``.
+    """
+    if dst.dtype != src.dtype or dst.size == 0:
+        np.copyto(dst, src)
+        return
+    try:
+        dst_blocks, src_blocks = _as_blocks(dst, block_axes), _as_blocks(src, block_axes)
+    except ValueError:  # NumPy refuses the view: the trailing axes are not one contiguous block
+        np.copyto(dst, src)
+        return
+    np.copyto(dst_blocks, src_blocks)
+
+
+def _as_blocks(a: np.ndarray, axes: int) -> np.ndarray:
+    """View ``a: (*outer, *block)`` as ``(*outer, 1)``: one void item per block of the last ``axes`` axes.
+
+    Raises ValueError (NumPy's) unless each block is contiguous in memory.
+    """
+    if axes > 1:
+        a = a.reshape(*a.shape[: a.ndim - axes], -1, copy=False)
+    return a.view(f"V{a.shape[-1] * a.itemsize}")
+
+
 def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_column: bool = False) -> np.ndarray:
     """Column matrix of the (already padded) ``x: (N, Hp, Wp, C)``: ``(N * out_h * out_w, kh * kw * C)``.
 
@@ -78,7 +109,7 @@ def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_
         tap_major = np.empty((width, positions), dtype=x.dtype)
         fields = tap_major[:taps].reshape(kh, kw, c, n, oh, ow, copy=False)
         for i, j in kernel_offsets(kernel_size):
-            fields[i, j] = window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2)
+            copy_blocks(fields[i, j], window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2))
         matrix = tap_major.T
     else:
         matrix = np.empty((positions, width), dtype=x.dtype)
@@ -89,10 +120,11 @@ def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_
             sn, sh, sw, sc = x.strides
             for i in range(kh):
                 row = x[:, i * dilation[0] :]
-                fields[:, :, :, i] = as_strided(row, shape=(n, oh, ow, kw, c), strides=(sn, sh * stride[0], sw, sw, sc), writeable=False)
+                kernel_row = as_strided(row, shape=(n, oh, ow, kw, c), strides=(sn, sh * stride[0], sw, sw, sc), writeable=False)
+                copy_blocks(fields[:, :, :, i], kernel_row, block_axes=2)
         else:
             for i, j in kernel_offsets(kernel_size):
-                fields[:, :, :, i, j, :] = window(x, (i, j), stride, dilation, out_size)
+                copy_blocks(fields[:, :, :, i, j, :], window(x, (i, j), stride, dilation, out_size))
     if ones_column:
         matrix[:, taps] = 1
     return matrix

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import check_array
-from .im2col import kernel_offsets, pad_nhwc, window
+from .im2col import copy_blocks, kernel_offsets, pad_nhwc, window
 from .shapes import conv_output_size, pair
 
 __all__ = [
@@ -84,19 +84,21 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     kernel_size, stride, padding, dilation, out_hw = _pool_geometry(x, kernel_size, stride, padding, dilation, op="max_pool2d")
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding, value=-np.inf)
     offsets = kernel_offsets(kernel_size)
-    out = window(x_padded, offsets[0], stride, dilation, out_hw).copy()
+    n, c = x.shape[:2]
+    out = np.empty((n, *out_hw, c), dtype=x.dtype)
+    copy_blocks(out, window(x_padded, offsets[0], stride, dilation, out_hw))
     winner = np.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
     # Each tap's window is copied once into a contiguous scratch array: the comparisons then run over
     # contiguous memory instead of short strided runs (C numbers at a time), which is faster overall.
     candidate, better = np.empty_like(out), np.empty(out.shape, dtype=bool)
     for index, offset in enumerate(offsets[1:], start=1):
-        np.copyto(candidate, window(x_padded, offset, stride, dilation, out_hw))
+        copy_blocks(candidate, window(x_padded, offset, stride, dilation, out_hw))
         np.greater(candidate, out, out=better)  # strictly: the first of tied maxima keeps the win, as in torch
         np.maximum(out, candidate, out=out)
-        # winner = index where better, else unchanged; arithmetic on whole arrays is much faster
-        # than boolean-mask assignment (winner[better] = index) or np.where with a scalar.
-        winner *= ~better
-        winner += better * winner.dtype.type(index)
+        # winner = index where better, else unchanged. Taps are numbered in scan order, so that is also
+        # max(winner, index * better): one comparison over whole arrays, much faster than a masked
+        # assignment (winner[better] = index, np.copyto(..., where=better)), which branches per element.
+        np.maximum(winner, better * winner.dtype.type(index), out=winner)
     cache = PoolCache(x.shape, x_padded.shape[1:3], out_hw, kernel_size, stride, padding, dilation, winner=winner)
     return out.transpose(0, 3, 1, 2), cache
 
@@ -116,12 +118,14 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
     )
     make = np.empty if tiled else np.zeros
     grad_padded = make((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
+    routed = np.empty(cache.winner.shape, dtype=grad.dtype)  # one tap's share, contiguous
     for index, offset in enumerate(kernel_offsets(cache.kernel_size)):
         target = window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)
+        np.multiply(grad, cache.winner == index, out=routed)
         if disjoint:  # every input lies in at most one window: write, no read needed
-            np.multiply(grad, cache.winner == index, out=target)
+            copy_blocks(target, routed)
         else:  # overlapping windows: an input may win several of them, so add (never assign)
-            target += grad * (cache.winner == index)
+            target += routed
     return _crop(grad_padded, cache)
 
 

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from cnnlib.im2col import WIDE_CHANNELS, col2im_nhwc, im2col_nhwc, pad_nhwc
+from numpy.lib.stride_tricks import as_strided
+
+from cnnlib.im2col import WIDE_CHANNELS, _as_blocks, col2im_nhwc, copy_blocks, im2col_nhwc, pad_nhwc, window
 from cnnlib.shapes import conv_output_size
 
 
@@ -38,3 +40,46 @@ def test_pad_returns_a_new_array_and_keeps_the_input():
     assert padded.shape == (1, 4, 7, 1) and padded[0, 0, 0, 0] == -np.inf and padded[0, 1, 2, 0] == 1
     assert pad_nhwc(x, (0, 0)) is x
     np.testing.assert_array_equal(x, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_copy_blocks_equals_copyto_on_windows_whole_pixels_at_a_time(dtype):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 8, 9, 5)).astype(dtype)  # channels-last: each pixel's 5 channels are contiguous
+    for offset, stride in [((0, 0), (2, 2)), ((1, 2), (2, 3)), ((0, 1), (1, 1))]:
+        source = window(x, offset, stride, (1, 1), (3, 2))
+        assert _as_blocks(source, 1).shape == (3, 3, 2, 1)  # the fast path applies: one item per pixel
+        expected = source.copy()
+        into_array, into_window = np.zeros_like(expected), np.zeros_like(x)
+        copy_blocks(into_array, source)
+        copy_blocks(window(into_window, offset, stride, (1, 1), (3, 2)), expected)
+        np.testing.assert_array_equal(into_array, expected)
+        np.testing.assert_array_equal(window(into_window, offset, stride, (1, 1), (3, 2)), expected)
+        assert np.count_nonzero(into_window) == expected.size  # nothing outside the window was written
+
+
+def test_copy_blocks_of_overlapping_kernel_rows():
+    # The im2col case: a read-only strided view whose blocks (kw taps x C channels) overlap in memory.
+    x = np.arange(2 * 4 * 5 * 3, dtype=np.float32).reshape(2, 4, 5, 3)
+    sn, sh, sw, sc = x.strides
+    rows = as_strided(x, shape=(2, 4, 3, 3, 3), strides=(sn, sh, sw, sw, sc), writeable=False)
+    assert _as_blocks(rows, 2).shape == (2, 4, 3, 1)
+    out = np.empty(rows.shape, dtype=np.float32)
+    copy_blocks(out, rows, block_axes=2)
+    np.testing.assert_array_equal(out, rows)
+
+
+def test_copy_blocks_falls_back_where_blocks_are_not_contiguous_or_dtypes_differ():
+    x_nchw = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    channels_last_view = x_nchw.transpose(0, 2, 3, 1)  # channels 16 numbers apart
+    with pytest.raises(ValueError):
+        _as_blocks(channels_last_view, 1)
+    out = np.empty(channels_last_view.shape, dtype=np.float32)
+    copy_blocks(out, channels_last_view)
+    np.testing.assert_array_equal(out, channels_last_view)
+    # Different dtypes of the same item size: values are converted, never bytes reinterpreted.
+    as_float = np.empty(x_nchw.shape, dtype=np.float32)
+    copy_blocks(as_float, x_nchw.astype(np.int32), block_axes=2)
+    np.testing.assert_array_equal(as_float, x_nchw)
+    empty = np.empty((0, 4, 4, 3), dtype=np.float32)
+    copy_blocks(empty, np.ones((0, 4, 4, 3), dtype=np.float32))
