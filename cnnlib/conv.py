@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import check_array, check_bias, check_same_dtype
-from .im2col import WIDE_CHANNELS, col2im_nhwc, im2col_nhwc, kernel_offsets, pad_nhwc, window
+from .im2col import WIDE_CHANNELS, col2im_nhwc, copy_blocks, im2col_nhwc, kernel_offsets, pad_nhwc, window
 from .shapes import conv_output_size, pair
 
 __all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "conv2d"]
@@ -133,19 +133,27 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     ph, pw = cache.padding
     padded_shape = (n, *cache.padded_hw, c_in)
     if c_in >= WIDE_CHANNELS:
-        # Same sum as col2im, tap by tap: each tap's product is a contiguous (N, H_out, W_out, C_in) block,
-        # added to its window in long runs instead of C_in numbers at a time.
-        grad_padded = np.zeros(padded_shape, dtype=grad_rows.dtype)
+        # Same sum as col2im, tap by tap: each tap's product is a contiguous block, added to its window.
+        # The sum is kept batch-inner, (Hp, Wp, N, C_in) in memory, where a window is a few long runs
+        # (N*C_in numbers per pixel) rather than many runs of C_in; so the rows of G are taken in
+        # (y, x, n) order too, and the result is copied back to channels-last at the end.
+        rows_by_position = np.empty((oh, ow, n, c_out), dtype=grad_rows.dtype)
+        copy_blocks(rows_by_position.transpose(2, 0, 1, 3), grad_rows.reshape(n, oh, ow, c_out))
+        rows_by_position = rows_by_position.reshape(oh * ow * n, c_out)
+        batch_inner = np.zeros((*cache.padded_hw, n, c_in), dtype=grad_rows.dtype)
+        grad_padded = batch_inner.transpose(2, 0, 1, 3)  # an (N, Hp, Wp, C_in)-shaped view
         tap_weights = weight_matrix.reshape(kh, kw, c_in, c_out)
         for i, j in kernel_offsets((kh, kw)):
-            tap_grad = (grad_rows @ tap_weights[i, j].T).reshape(n, oh, ow, c_in)
+            tap_grad = (rows_by_position @ tap_weights[i, j].T).reshape(oh, ow, n, c_in).transpose(2, 0, 1, 3)
             window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += tap_grad
+        grad_x = np.empty((n, h, w, c_in), dtype=grad_rows.dtype)
+        copy_blocks(grad_x, grad_padded[:, ph : ph + h, pw : pw + w, :])
     else:
         # Tap-major, like the forward pass's columns: col2im then adds contiguous blocks.
         grad_cols = (weight_matrix @ grad_rows.T).reshape(kh, kw, c_in, n, oh, ow).transpose(3, 4, 5, 0, 1, 2)
         grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
-    grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
-    return grad_x, grad_weight, grad_bias
+        grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :]
+    return grad_x.transpose(0, 3, 1, 2), grad_weight, grad_bias
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
