@@ -108,7 +108,9 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
 
     Each output's gradient goes to the one input that won its window (the first maximum on ties).
     """
-    grad = _checked_grad(grad_output, cache)
+    # Every tap below reads the whole gradient: one channels-last copy first (none if it already is, as
+    # from a convolution; a real one after Flatten) lets each read run over contiguous memory.
+    grad = np.ascontiguousarray(_checked_grad(grad_output, cache))
     spans = [d * (k - 1) + 1 for d, k in zip(cache.dilation, cache.kernel_size)]
     disjoint = all(s >= span for s, span in zip(cache.stride, spans))
     # Undilated windows that tile the padded input exactly (2x2 pooling of an even size) write every entry
