@@ -77,6 +77,12 @@ def test_copy_blocks_falls_back_where_blocks_are_not_contiguous_or_dtypes_differ
     out = np.empty(channels_last_view.shape, dtype=np.float32)
     copy_blocks(out, channels_last_view)
     np.testing.assert_array_equal(out, channels_last_view)
+    swapped = x_nchw.transpose(0, 1, 3, 2)  # the last two axes are no single block: reshape would copy
+    with pytest.raises(ValueError):
+        _as_blocks(swapped, 2)
+    out = np.empty(swapped.shape, dtype=np.float32)
+    copy_blocks(out, swapped, block_axes=2)
+    np.testing.assert_array_equal(out, swapped)
     # Different dtypes of the same item size: values are converted, never bytes reinterpreted.
     as_float = np.empty(x_nchw.shape, dtype=np.float32)
     copy_blocks(as_float, x_nchw.astype(np.int32), block_axes=2)
