@@ -1,4 +1,4 @@
-"""cnnlib.im2col: the column array holds each receptive field, and col2im is its exact adjoint."""
+"""cnnlib.im2col: the column array holds each receptive field, col2im is its exact adjoint, and copy_blocks copies as np.copyto does."""
 
 import numpy as np
 import pytest
