@@ -137,9 +137,9 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         # The sum is kept batch-inner, (Hp, Wp, N, C_in) in memory, where a window is a few long runs
         # (N*C_in numbers per pixel) rather than many runs of C_in; so the rows of G are taken in
         # (y, x, n) order too, and the result is copied back to channels-last at the end.
-        rows_by_position = np.empty((oh, ow, n, c_out), dtype=grad_rows.dtype)
-        copy_blocks(rows_by_position.transpose(2, 0, 1, 3), grad_rows.reshape(n, oh, ow, c_out))
-        rows_by_position = rows_by_position.reshape(oh * ow * n, c_out)
+        by_position = np.empty((oh, ow, n, c_out), dtype=grad_rows.dtype)
+        copy_blocks(by_position.transpose(2, 0, 1, 3), grad_rows.reshape(n, oh, ow, c_out))
+        rows_by_position = by_position.reshape(oh * ow * n, c_out)
         batch_inner = np.zeros((*cache.padded_hw, n, c_in), dtype=grad_rows.dtype)
         grad_padded = batch_inner.transpose(2, 0, 1, 3)  # an (N, Hp, Wp, C_in)-shaped view
         tap_weights = weight_matrix.reshape(kh, kw, c_in, c_out)

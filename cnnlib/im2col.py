@@ -134,8 +134,8 @@ def col2im_nhwc(cols: np.ndarray, padded_shape, kernel_size, stride, dilation) -
     """Adjoint of :func:`im2col_nhwc`: sum every column entry back onto the input position it was copied from.
 
     ``cols``: a column matrix (without ones column) viewed as ``(N, out_h, out_w, kh, kw, C)``; returns
-    ``(N, Hp, Wp, C)`` = ``padded_shape``. Overlapping
-    windows send several entries to one input position, hence ``+=``, never ``=``.
+    ``(N, Hp, Wp, C)`` = ``padded_shape``. Overlapping windows send several entries to one input position,
+    hence ``+=``, never ``=``.
     """
     n, oh, ow, _, _, c = cols.shape
     grad = np.zeros(padded_shape, dtype=cols.dtype)
