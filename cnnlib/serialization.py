@@ -7,11 +7,11 @@ run code. The file is written to a temporary name in the same folder and moved i
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_atomically
 
 __all__ = ["save_state_dict", "load_state_dict", "save_model", "load_model"]
 
@@ -28,18 +28,7 @@ def save_state_dict(state_dict: dict[str, np.ndarray], path) -> Path:
         if array.dtype == object:
             raise ValueError(f"state_dict[{name!r}] is an object array (shape {array.shape}); only numeric arrays can be saved without pickle")
         arrays[name] = array
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return path
+    return write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_state_dict(path) -> dict[str, np.ndarray]:
