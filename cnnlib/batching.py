@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .shapes import check_positive_int
+from .checks import positive_int
 
 __all__ = ["iterate_minibatches", "num_batches"]
 
@@ -28,7 +28,7 @@ def iterate_minibatches(x, y, batch_size: int, shuffle: bool = False, seed: int 
     Yields:
         ``x_batch: (B, ...)`` and ``y_batch: (B, ...)``; copies when shuffled, views otherwise.
     """
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same number of samples, got x shape {np.shape(x)} and y shape {np.shape(y)}")
     if shuffle and seed is None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import functional as F
 from .init import torch_default_bound, uniform
-from .shapes import check_positive_int, pair
+from .checks import pair, positive_int
 
 __all__ = [
     "Parameter", "Module", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
@@ -226,8 +226,8 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *, rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.out_channels = positive_int(out_channels, "out_channels")
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
         self.padding = pair(padding, "padding", allow_zero=True)
@@ -268,8 +268,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, *, rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features = check_positive_int(in_features, "in_features")
-        self.out_features = check_positive_int(out_features, "out_features")
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
         dtype = _dtype(dtype)
         bound = torch_default_bound(self.in_features)
         self.weight = Parameter(uniform((self.out_features, self.in_features), bound, rng, dtype))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .files import write_atomically
 
-__all__ = ["save_state_dict", "load_state_dict", "save_model", "load_model"]
+__all__ = ["save", "load", "save_state_dict", "load_state_dict", "save_model", "load_model"]
 
 
 def save_state_dict(state_dict: dict[str, np.ndarray], path) -> Path:
@@ -46,3 +46,13 @@ def load_model(model, path):
     """Load the weights in ``path`` into ``model`` (keys and shapes must match; see ``Module.load_state_dict``); returns ``model``."""
     model.load_state_dict(load_state_dict(path))
     return model
+
+
+def save(state_dict: dict[str, np.ndarray], path) -> Path:
+    """``torch.save(model.state_dict(), path)``'s twin: :func:`save_state_dict`."""
+    return save_state_dict(state_dict, path)
+
+
+def load(path) -> dict[str, np.ndarray]:
+    """``torch.load(path, weights_only=True)``'s twin: :func:`load_state_dict`."""
+    return load_state_dict(path)

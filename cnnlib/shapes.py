@@ -13,41 +13,9 @@ does not fit at all gives ``out <= 0``, which is an error, never a silent empty 
 
 from __future__ import annotations
 
-import numbers
+from .checks import pair
 
-__all__ = ["conv_output_size", "pair", "check_positive_int"]
-
-
-def check_positive_int(value, name: str, *, allow_zero: bool = False) -> int:
-    """Return ``value`` as an ``int`` if it is a whole number > 0 (or >= 0 with ``allow_zero``).
-
-    Booleans and floats are refused, even ``3.0``: a size that is not an integer is
-    always a bug upstream, and hiding it would move the crash somewhere harder to read.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
-    value = int(value)
-    lowest = 0 if allow_zero else 1
-    if value < lowest:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-def pair(value, name: str, *, allow_zero: bool = False) -> tuple[int, int]:
-    """Normalise an int or an ``(h, w)`` pair to a pair of checked ints.
-
-    ``pair(3, "kernel_size") == (3, 3)``; ``pair((3, 5), "kernel_size") == (3, 5)``.
-    """
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r} with {len(value)} entries")
-        return (
-            check_positive_int(value[0], f"{name}[0]", allow_zero=allow_zero),
-            check_positive_int(value[1], f"{name}[1]", allow_zero=allow_zero),
-        )
-    checked = check_positive_int(value, name, allow_zero=allow_zero)
-    return (checked, checked)
+__all__ = ["conv_output_size"]
 
 
 def _output_size_1d(n: int, k: int, s: int, p: int, d: int, axis: str) -> int:

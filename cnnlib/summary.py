@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .nn import Module, Sequential, no_grad
-from .shapes import check_positive_int
+from .checks import positive_int
 
 __all__ = ["LayerSummary", "ModelSummary", "summary"]
 
@@ -60,7 +60,7 @@ def summary(model: Module, input_shape, *, dtype=np.float32, print_fn=print) -> 
     """
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
         raise ValueError(f"input_shape must be a tuple such as (1, 1, 28, 28), got {input_shape!r}")
-    input_shape = tuple(check_positive_int(size, f"input_shape[{i}]") for i, size in enumerate(input_shape))
+    input_shape = tuple(positive_int(size, f"input_shape[{i}]") for i, size in enumerate(input_shape))
     x = np.zeros(input_shape, dtype=dtype)
     rows = []
     with no_grad():

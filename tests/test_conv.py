@@ -1,5 +1,5 @@
 """cnnlib.conv (via cnnlib.functional): forward against the loop oracle and torch, backward against torch
-autograd, the loop backward of cnnlib.naive_grad, and centered differences; bad input; no mutation."""
+autograd, the loop backward of cnnlib.loops, and centered differences; bad input; no mutation."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,12 @@ import torch
 import torch.nn.functional as TF
 
 from cnnlib import functional as F
-from cnnlib import naive, naive_grad
+from cnnlib import loops
 from cnnlib.gradcheck import gradcheck
 from cnnlib.shapes import conv_output_size
+
+# Every test here runs on the tuned kernels and on the readable ops.
+pytestmark = pytest.mark.usefixtures("both_paths")
 
 # (N, C_in, H, W, C_out, kernel, stride, padding, dilation, bias): batch 1, odd sizes, non-square
 # kernels, stride > 1, padding, dilation, no bias, 1x1 kernels, a kernel as large as the padded input.
@@ -74,7 +77,7 @@ def test_forward_matches_torch_and_loops_float32(case):
     expected = TF.conv2d(torch.from_numpy(x), torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias), **kwargs).numpy()
     assert out.shape == expected.shape
     assert relative(out, expected) <= 1e-5
-    assert relative(out, naive.conv2d(x, weight, bias, **kwargs)) <= 1e-5
+    assert relative(out, loops.conv2d(x, weight, bias, **kwargs)) <= 1e-5
 
 
 @pytest.mark.parametrize("case", ALL_CASES)
@@ -95,7 +98,8 @@ def test_backward_matches_torch_autograd_and_loop_backward(case):
     else:
         assert relative(grad_bias, tb.grad.numpy()) <= 1e-10
 
-    loop_x, loop_weight, loop_bias = naive_grad.conv2d_backward(grad_output, x, weight, **kwargs)
+    _, loop_cache = loops.conv2d_forward(x, weight, bias, **kwargs)
+    loop_x, loop_weight, loop_bias = loops.conv2d_backward(grad_output, loop_cache)
     assert relative(grad_x, loop_x) <= 1e-10
     assert relative(grad_weight, loop_weight) <= 1e-10
 

@@ -25,7 +25,7 @@ def test_relative_error():
 
 def test_catches_a_max_pool_backward_that_assigns_instead_of_adding():
     """The cs231n bug: '=' instead of '+=' only shows when windows overlap."""
-    from cnnlib.im2col import kernel_offsets, window
+    from cnnlib.tuned.im2col import kernel_offsets, window
 
     def wrong_backward(grad_output, cache):
         grad = grad_output.transpose(0, 2, 3, 1)

@@ -5,7 +5,7 @@ import pytest
 
 from numpy.lib.stride_tricks import as_strided
 
-from cnnlib.im2col import WIDE_CHANNELS, _as_blocks, col2im_nhwc, copy_blocks, im2col_nhwc, pad_nhwc, window
+from cnnlib.tuned.im2col import WIDE_CHANNELS, _as_blocks, col2im_nhwc, copy_blocks, im2col_nhwc, pad_nhwc, window
 from cnnlib.shapes import conv_output_size
 
 

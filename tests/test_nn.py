@@ -8,22 +8,12 @@ import torch
 
 from cnnlib import init, nn
 from cnnlib.gradcheck import gradcheck_module
+from conftest import torch_lenet
+import conftest
 
 
 def lenet(dtype=np.float32, rng=None):
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, rng=rng, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, rng=rng, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(800, 120, rng=rng, dtype=dtype), nn.ReLU(), nn.Linear(120, 10, rng=rng, dtype=dtype),
-    )  # fmt: skip
-
-
-def torch_lenet():
-    t = torch.nn
-    return t.Sequential(
-        t.Conv2d(1, 16, 3), t.ReLU(), t.MaxPool2d(2), t.Conv2d(16, 32, 3), t.ReLU(), t.MaxPool2d(2),
-        t.Flatten(), t.Linear(800, 120), t.ReLU(), t.Linear(120, 10),
-    )  # fmt: skip
+    return conftest.lenet(rng, dtype)
 
 
 def odd_model(dtype=np.float64, rng=None):

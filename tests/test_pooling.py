@@ -7,8 +7,11 @@ import torch
 import torch.nn.functional as TF
 
 from cnnlib import functional as F
-from cnnlib import naive, naive_grad
+from cnnlib import loops
 from cnnlib.gradcheck import gradcheck
+
+# Every test here runs on the tuned kernels and on the readable ops.
+pytestmark = pytest.mark.usefixtures("both_paths")
 
 # (N, C, H, W, kernel, stride, padding): non-overlapping, overlapping (stride < kernel), padded,
 # non-square, odd sizes that leave a remainder, batch 1, a window as large as the input.
@@ -42,10 +45,10 @@ def test_forward_matches_torch_and_loops(case, kind):
     x = np.random.default_rng(0).standard_normal((n, c, h, w)).astype(np.float32)
     ours = (F.max_pool2d if kind == "max" else F.avg_pool2d)(x, kernel, stride, padding)
     expected, _ = torch_pool(x, None, kind, kernel_size=kernel, stride=stride, padding=padding)
-    loops = (naive.max_pool2d if kind == "max" else naive.avg_pool2d)(x, kernel, stride, padding)
+    looped = (loops.max_pool2d if kind == "max" else loops.avg_pool2d)(x, kernel, stride, padding)
     assert ours.shape == expected.shape and ours.dtype == np.float32
     assert relative(ours, expected) <= 1e-5
-    assert relative(ours, loops) <= 1e-5
+    assert relative(ours, looped) <= 1e-5
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -59,10 +62,10 @@ def test_backward_matches_torch_and_loop_backward(case, kind):
     grad_output = rng.standard_normal(out.shape)
     grad_x = backward(grad_output, cache)
     _, expected = torch_pool(x, grad_output, kind, kernel_size=kernel, stride=stride, padding=padding)
-    loop_backward = naive_grad.max_pool2d_backward if kind == "max" else naive_grad.avg_pool2d_backward
+    loop_forward, loop_backward = (loops.max_pool2d_forward, loops.max_pool2d_backward) if kind == "max" else (loops.avg_pool2d_forward, loops.avg_pool2d_backward)
     assert grad_x.shape == x.shape
     assert relative(grad_x, expected) <= 1e-12
-    assert relative(grad_x, loop_backward(grad_output, x, kernel, stride, padding)) <= 1e-12
+    assert relative(grad_x, loop_backward(grad_output, loop_forward(x, kernel, stride, padding)[1])) <= 1e-12
 
 
 @pytest.mark.parametrize("case", CASES)

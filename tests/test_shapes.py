@@ -7,7 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnlib.shapes import check_positive_int, conv_output_size, pair
+from cnnlib.checks import pair
+from cnnlib.checks import positive_int as check_positive_int
+from cnnlib.shapes import conv_output_size
 
 SIZES = [1, 2, 3, 5, 8, 13, 28]
 KERNELS = [1, 2, 3, 5]

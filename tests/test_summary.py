@@ -6,17 +6,11 @@ import torch
 
 from cnnlib import nn
 from cnnlib.summary import summary
+from conftest import lenet, torch_lenet
 
 
 def test_lenet_summary_matches_torch():
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(800, 120), nn.ReLU(), nn.Linear(120, 10),
-    )  # fmt: skip
-    reference = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(16, 32, 3), torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(800, 120), torch.nn.ReLU(), torch.nn.Linear(120, 10),
-    )  # fmt: skip
+    model, reference = lenet(), torch_lenet()
     lines = []
     result = summary(model, (2, 1, 28, 28), print_fn=lines.append)
     x = torch.zeros(2, 1, 28, 28)

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_bias, check_same_dtype
+from .. import checks
 
 __all__ = ["LinearCache", "linear_forward", "linear_backward", "linear"]
 
@@ -28,12 +28,7 @@ def linear_forward(x, weight, bias=None):
     Returns:
         ``out``: ``(N, out_features)``; ``cache``: :class:`LinearCache` for :func:`linear_backward`.
     """
-    check_array(x, "x", 2, "(N, in_features)")
-    check_array(weight, "weight", 2, "(out_features, in_features)")
-    check_same_dtype(x, "x", weight, "weight")
-    if x.shape[1] != weight.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} features (shape {x.shape}) but weight expects {weight.shape[1]} (shape {weight.shape})")
-    check_bias(bias, weight.shape[0], weight)
+    x, weight, bias = checks.linear_args(x, weight, bias)
     out = x @ weight.T
     if bias is not None:
         out += bias
@@ -51,10 +46,8 @@ def linear_backward(grad_output, cache: LinearCache, needs_input_grad=True):
         ``(grad_x, grad_weight, grad_bias)``: ``(N, in_features)``, ``(out_features, in_features)``,
         ``(out_features,)`` (``None`` without bias).
     """
-    expected = (cache.x.shape[0], cache.weight.shape[0])
-    check_array(grad_output, "grad_output", 2, "(N, out_features)")
-    if grad_output.shape != expected:
-        raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
+    shape = (cache.x.shape[0], cache.weight.shape[0])
+    grad_output = checks.grad_output_like(grad_output, shape)
     grad_x = grad_output @ cache.weight if needs_input_grad else None
     grad_weight = grad_output.T @ cache.x
     grad_bias = grad_output.sum(axis=0) if cache.has_bias else None

@@ -5,33 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_array
+from .. import checks
 
-__all__ = ["relu_forward", "relu_backward", "relu"]
-
-
-def _check_any_rank(x, name):
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a NumPy array, got {type(x).__name__}")
-    return check_array(x, name, x.ndim, "(any shape)")
+__all__ = ["relu_forward", "relu"]
 
 
 def relu_forward(x):
     """``x``: any shape. Returns ``(out, cache)``: ``out`` has ``x``'s shape; ``cache`` is the boolean mask ``x > 0``."""
-    _check_any_rank(x, "x")
+    checks.any_float_array(x)
     positive = x > 0
     # Against the scalar 0, np.maximum runs an element-by-element loop; against an array of zeros in x's own
     # memory layout it runs its vectorized loop, about three times faster, which more than pays for the zeros.
     zeros = np.zeros_like(x)
     return np.maximum(x, zeros, out=zeros), positive
-
-
-def relu_backward(grad_output, cache):
-    """``grad_output``: the output's shape; ``cache``: the mask from :func:`relu_forward`. Returns ``grad_x`` (same shape)."""
-    _check_any_rank(grad_output, "grad_output")
-    if grad_output.shape != cache.shape:
-        raise ValueError(f"grad_output must have the output's shape {cache.shape}, got {grad_output.shape}")
-    return grad_output * cache
 
 
 def relu(x):

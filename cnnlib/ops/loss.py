@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array
+from .. import checks
 
 __all__ = ["CrossEntropyCache", "log_softmax", "softmax", "cross_entropy_forward", "cross_entropy_backward", "cross_entropy"]
 
@@ -35,17 +35,6 @@ def softmax(logits, axis=-1):
     return np.exp(log_softmax(logits, axis))
 
 
-def _check_targets(logits, targets):
-    check_array(logits, "logits", 2, "(N, classes)")
-    if not isinstance(targets, np.ndarray) or targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
-        shape = getattr(targets, "shape", None)
-        raise ValueError(f"targets must be a 1-D integer array (N,) of class indices, got {type(targets).__name__} with shape {shape}")
-    if targets.shape[0] != logits.shape[0]:
-        raise ValueError(f"targets has {targets.shape[0]} entries (shape {targets.shape}) but logits has {logits.shape[0]} rows (shape {logits.shape})")
-    if targets.min() < 0 or targets.max() >= logits.shape[1]:
-        raise ValueError(f"targets must lie in [0, {logits.shape[1]}) for logits of shape {logits.shape}, got values from {targets.min()} to {targets.max()}")
-
-
 def cross_entropy_forward(logits, targets, reduction="mean"):
     """Cross-entropy loss; returns ``(loss, cache)``.
 
@@ -56,7 +45,7 @@ def cross_entropy_forward(logits, targets, reduction="mean"):
     Returns:
         ``loss``: a 0-d array (``"mean"``/``"sum"``) or ``(N,)`` (``"none"``); ``cache``: :class:`CrossEntropyCache`.
     """
-    _check_targets(logits, targets)
+    logits, targets = checks.targets_for(logits, targets)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     log_probabilities = log_softmax(logits)

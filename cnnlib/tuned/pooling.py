@@ -17,9 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array
+from .. import checks
 from .im2col import copy_blocks, kernel_offsets, pad_nhwc, window
-from .shapes import conv_output_size, pair
 
 __all__ = [
     "PoolCache",
@@ -52,24 +51,6 @@ class PoolCache(NamedTuple):
     divisor: np.ndarray | float | None = None
 
 
-def _pool_geometry(x, kernel_size, stride, padding, dilation, *, op: str):
-    """Check the arguments (torch's rules) and return the normalised pairs and the output size."""
-    check_array(x, "x", 4, "(N, C, H, W)")
-    kernel_size = pair(kernel_size, "kernel_size")
-    stride = kernel_size if stride is None else pair(stride, "stride")
-    padding = pair(padding, "padding", allow_zero=True)
-    dilation = pair(dilation, "dilation")
-    for axis, k, p in zip(("height", "width"), kernel_size, padding):
-        if 2 * p > k:
-            # torch refuses this too (whatever the dilation): a window could lie entirely in the padding.
-            raise ValueError(
-                f"padding along {axis} is {p} but {op} allows at most half the kernel size {k} "
-                f"(kernel_size={kernel_size}, padding={padding}, x shape {x.shape})"
-            )
-    out_hw = conv_output_size(x.shape[2:], kernel_size, stride, padding, dilation)
-    return kernel_size, stride, padding, dilation, out_hw
-
-
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     """Max pooling; returns ``(out, cache)``.
 
@@ -81,7 +62,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     Returns:
         ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`max_pool2d_backward`.
     """
-    kernel_size, stride, padding, dilation, out_hw = _pool_geometry(x, kernel_size, stride, padding, dilation, op="max_pool2d")
+    x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(x, kernel_size, stride, padding, dilation, "max_pool2d")
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding, value=-np.inf)
     offsets = kernel_offsets(kernel_size)
     n, c = x.shape[:2]
@@ -148,7 +129,7 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_
     Returns:
         ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`avg_pool2d_backward`.
     """
-    kernel_size, stride, padding, dilation, out_hw = _pool_geometry(x, kernel_size, stride, padding, 1, op="avg_pool2d")
+    x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(x, kernel_size, stride, padding, 1, "avg_pool2d")
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding)
     offsets = kernel_offsets(kernel_size)
     total = window(x_padded, offsets[0], stride, dilation, out_hw).copy()
@@ -186,10 +167,7 @@ def _checked_grad(grad_output, cache: PoolCache) -> np.ndarray:
     """``grad_output`` checked against the forward output shape, as a channels-last view."""
     n, c = cache.x_shape[:2]
     expected = (n, c, *cache.out_hw)
-    check_array(grad_output, "grad_output", 4, "(N, C, H_out, W_out)")
-    if grad_output.shape != expected:
-        raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
-    return grad_output.transpose(0, 2, 3, 1)
+    return checks.grad_output_like(grad_output, expected).transpose(0, 2, 3, 1)
 
 
 def _crop(grad_padded: np.ndarray, cache: PoolCache) -> np.ndarray:

@@ -21,9 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_bias, check_same_dtype
+from .. import checks
 from .im2col import WIDE_CHANNELS, col2im_nhwc, copy_blocks, im2col_nhwc, kernel_offsets, pad_nhwc, window
-from .shapes import conv_output_size, pair
 
 __all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "conv2d"]
 
@@ -65,16 +64,9 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         ValueError: wrong rank or dtype, channel mismatch, bad bias shape, non-positive stride or
             dilation, negative padding, or a kernel larger than the padded input.
     """
-    check_array(x, "x", 4, "(N, C_in, H, W)")
-    check_array(weight, "weight", 4, "(C_out, C_in, kh, kw)")
-    check_same_dtype(x, "x", weight, "weight")
+    x, weight, bias, stride, padding, dilation, (oh, ow) = checks.conv2d_args(x, weight, bias, stride, padding, dilation)
     n, c_in, h, w = x.shape
-    c_out, w_in, kh, kw = weight.shape
-    if w_in != c_in:
-        raise ValueError(f"x has {c_in} channels (shape {x.shape}) but weight expects {w_in} (shape {weight.shape})")
-    check_bias(bias, c_out, weight)
-    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding", allow_zero=True), pair(dilation, "dilation")
-    oh, ow = conv_output_size((h, w), (kh, kw), stride, padding, dilation)
+    c_out, _, kh, kw = weight.shape
 
     x_nhwc = x.transpose(0, 2, 3, 1)
     if padding == (0, 0) and c_in > 1 and not x_nhwc.flags.c_contiguous:
@@ -111,9 +103,7 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     kh, kw = cache.kernel_size
     c_out = cache.weight_matrix.shape[1]
     expected = (n, c_out, oh, ow)
-    check_array(grad_output, "grad_output", 4, "(N, C_out, H_out, W_out)")
-    if grad_output.shape != expected:
-        raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
+    grad_output = checks.grad_output_like(grad_output, expected)
     # G: one row per output position (n, y, x), one column per output channel. Free when the gradient is
     # already channels-last (as the layers above hand it down); otherwise one small transposing copy,
     # which pays for itself: every product below is then one large matrix multiply that BLAS can
