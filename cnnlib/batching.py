@@ -13,10 +13,19 @@ __all__ = ["iterate_minibatches", "num_batches"]
 
 def num_batches(num_samples: int, batch_size: int, drop_last: bool = False) -> int:
     """How many batches :func:`iterate_minibatches` yields."""
-    return num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
+    return (
+        num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
+    )
 
 
-def iterate_minibatches(x, y, batch_size: int, shuffle: bool = False, seed: int | None = None, drop_last: bool = False):
+def iterate_minibatches(
+    x,
+    y,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | None = None,
+    drop_last: bool = False,
+):
     """Yield ``(x_batch, y_batch)`` pairs covering every sample once.
 
     Args:
@@ -30,9 +39,13 @@ def iterate_minibatches(x, y, batch_size: int, shuffle: bool = False, seed: int 
     """
     batch_size = positive_int(batch_size, "batch_size")
     if len(x) != len(y):
-        raise ValueError(f"x and y must have the same number of samples, got x shape {np.shape(x)} and y shape {np.shape(y)}")
+        raise ValueError(
+            f"x and y must have the same number of samples, got x shape {np.shape(x)} and y shape {np.shape(y)}"
+        )
     if shuffle and seed is None:
-        raise ValueError("shuffle=True needs a seed (an int) so that the order can be reproduced")
+        raise ValueError(
+            "shuffle=True needs a seed (an int) so that the order can be reproduced"
+        )
     n = len(x)
     order = np.random.default_rng(seed).permutation(n) if shuffle else None
     stop = n - n % batch_size if drop_last else n

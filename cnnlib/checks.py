@@ -45,7 +45,7 @@ def positive_int(value, name: str, *, allow_zero: bool = False) -> int:
 
 
 def pair(value, name: str, *, allow_zero: bool = False) -> tuple[int, int]:
-    """An int or an ``(h, w)`` pair as a pair of checked ints: ``pair(3, "k") == (3, 3)``."""
+    """An int or an ``(h, w)`` pair as checked ints: ``pair(3, "k") == (3, 3)``."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(
@@ -77,7 +77,8 @@ def real_array(value, name: str, ndim: int | None, layout: str = "") -> np.ndarr
     """
     array = np.asarray(value)
     if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
     ):
         raise ValueError(
             f"{name} must hold real numbers (integer or float), got dtype "
@@ -90,7 +91,7 @@ def real_array(value, name: str, ndim: int | None, layout: str = "") -> np.ndarr
 
 
 def float_array(value, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
-    """``value`` itself if it is a non-empty float32/float64 ``ndarray`` of rank ``ndim``."""
+    """``value`` itself if it is a non-empty float32/float64 array of rank ``ndim``."""
     if not isinstance(value, np.ndarray):
         raise ValueError(
             f"{name} must be a NumPy array of shape {layout or '(any shape)'}, "
@@ -153,7 +154,8 @@ def conv2d_args(x, weight, bias, stride, padding, dilation, *, strict=True):
     ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, kh, kw)``, ``bias: (C_out,)`` or
     ``None``. Returns ``(x, weight, bias, stride, padding, dilation, (H_out, W_out))``
     with ``stride``, ``padding``, ``dilation`` as ``(h, w)`` pairs. ``strict=False``
-    (the loops) also takes lists and integers and casts weight and bias to ``x``'s dtype.
+    (the loops) also takes lists and integers, and casts weight and bias to ``x``'s
+    dtype.
     """
     array = float_array if strict else real_array
     x = array(x, "x", 4, "(N, C_in, H, W)")
@@ -222,7 +224,9 @@ def targets_for(logits, targets, *, strict=True):
 
     Returns ``(logits, targets)``.
     """
-    logits = (float_array if strict else real_array)(logits, "logits", 2, "(N, classes)")
+    logits = (float_array if strict else real_array)(
+        logits, "logits", 2, "(N, classes)"
+    )
     targets = np.asarray(targets)
     if targets.ndim != 1 or not np.issubdtype(targets.dtype, np.integer):
         raise ValueError(
@@ -246,7 +250,9 @@ def grad_output_like(grad_output, expected_shape, *, strict=True) -> np.ndarray:
     """``grad_output`` checked to have the forward output's shape ``expected_shape``."""
     expected_shape = tuple(expected_shape)
     array = float_array if strict else real_array
-    grad_output = array(grad_output, "grad_output", len(expected_shape), str(expected_shape))
+    grad_output = array(
+        grad_output, "grad_output", len(expected_shape), str(expected_shape)
+    )
     if grad_output.shape != expected_shape:
         raise ValueError(
             f"grad_output must have the output's shape {expected_shape}, "

@@ -23,7 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_MNIST_DIR", "MNIST_FILES", "load_mnist", "load_split", "load_split_uint8", "read_idx", "read_checksums"]
+__all__ = [
+    "DEFAULT_MNIST_DIR",
+    "MNIST_FILES",
+    "load_mnist",
+    "load_split",
+    "load_split_uint8",
+    "read_idx",
+    "read_checksums",
+]
 
 #: Where the course keeps MNIST: ``data/mnist`` at the repository root. ``CNNLIB_MNIST_DIR`` overrides it.
 DEFAULT_MNIST_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
@@ -45,7 +53,9 @@ def read_checksums(path: Path) -> dict[str, str]:
             continue
         parts = line.split()
         if len(parts) != 2 or len(parts[0]) != 64:
-            raise ValueError(f"{path}: line {number} is not '<sha256 hex>  <file name>': {line!r}")
+            raise ValueError(
+                f"{path}: line {number} is not '<sha256 hex>  <file name>': {line!r}"
+            )
         sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
 
@@ -60,10 +70,14 @@ def _read_bytes(path: Path) -> bytes:
         with gzip.open(path, "rb") as handle:
             return handle.read()
     except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"{path}: not a valid gzip file ({error}); the file is truncated or corrupted") from error
+        raise ValueError(
+            f"{path}: not a valid gzip file ({error}); the file is truncated or corrupted"
+        ) from error
 
 
-def read_idx(path, expected_sha256: str | None = None, expected_ndim: int | None = None) -> np.ndarray:
+def read_idx(
+    path, expected_sha256: str | None = None, expected_ndim: int | None = None
+) -> np.ndarray:
     """Read one IDX file of unsigned bytes into a NumPy array.
 
     Args:
@@ -90,24 +104,43 @@ def read_idx(path, expected_sha256: str | None = None, expected_ndim: int | None
                 "the file is corrupted or is not the original MNIST file"
             )
     if len(raw) < 4:
-        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header (at least 4 bytes expected)")
+        raise ValueError(
+            f"{path}: {len(raw)} bytes is too short for an IDX header (at least 4 bytes expected)"
+        )
     zero0, zero1, dtype_code, ndim = raw[:4]
     magic = int.from_bytes(raw[:4], "big")
-    if zero0 != 0 or zero1 != 0 or dtype_code != _IDX_UBYTE or (expected_ndim is not None and ndim != expected_ndim):
+    if (
+        zero0 != 0
+        or zero1 != 0
+        or dtype_code != _IDX_UBYTE
+        or (expected_ndim is not None and ndim != expected_ndim)
+    ):
         if expected_ndim is None:
             want = "0x000008NN (unsigned bytes, NN = number of dimensions)"
         else:
             want = f"0x{_IDX_UBYTE << 8 | expected_ndim:08x} (unsigned bytes, {expected_ndim} dimensions)"
-        hint = "; it looks gzipped, so its name should end in .gz" if raw[:2] == b"\x1f\x8b" else ""
-        raise ValueError(f"{path}: magic number is 0x{magic:08x}, expected {want}{hint}")
+        hint = (
+            "; it looks gzipped, so its name should end in .gz"
+            if raw[:2] == b"\x1f\x8b"
+            else ""
+        )
+        raise ValueError(
+            f"{path}: magic number is 0x{magic:08x}, expected {want}{hint}"
+        )
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
-        raise ValueError(f"{path}: truncated header, {len(raw)} bytes for a {ndim}-dimensional IDX file that needs {header_size}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+        raise ValueError(
+            f"{path}: truncated header, {len(raw)} bytes for a {ndim}-dimensional IDX file that needs {header_size}"
+        )
+    shape = tuple(
+        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     expected_size = header_size + int(np.prod(shape, dtype=np.int64))
     if len(raw) != expected_size:
         problem = "truncated" if len(raw) < expected_size else "has trailing bytes"
-        raise ValueError(f"{path}: {problem}: {len(raw)} bytes, expected {expected_size} for shape {shape}")
+        raise ValueError(
+            f"{path}: {problem}: {len(raw)} bytes, expected {expected_size} for shape {shape}"
+        )
     # frombuffer gives a read-only view of `raw`; copy so callers own a normal writable array.
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
 
@@ -133,7 +166,11 @@ def load_split_uint8(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
     """
     if split not in MNIST_FILES:
         raise ValueError(f"split must be one of {sorted(MNIST_FILES)}, got {split!r}")
-    directory = Path(root if root is not None else os.environ.get("CNNLIB_MNIST_DIR", DEFAULT_MNIST_DIR))
+    directory = Path(
+        root
+        if root is not None
+        else os.environ.get("CNNLIB_MNIST_DIR", DEFAULT_MNIST_DIR)
+    )
     sums_path = directory / "SHA256SUMS"
     if not sums_path.is_file():
         raise FileNotFoundError(f"checksum file not found: {sums_path}")

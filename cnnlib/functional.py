@@ -63,7 +63,7 @@ def conv2d_backward(grad_output, cache, needs_input_grad=True):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """``torch.nn.functional.conv2d`` (no groups): ``(N, C_in, H, W)`` -> ``(N, C_out, ...)``."""
+    """``torch.nn.functional.conv2d``: ``(N, C_in, H, W)`` -> ``(N, C_out, ...)``."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]
 
 
@@ -79,11 +79,13 @@ def max_pool2d_backward(grad_output, cache):
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """``torch.nn.functional.max_pool2d``: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    """``torch.nn.functional.max_pool2d``: ``(N, C, H, W)`` -> ``(N, C, ...)``."""
     return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+def avg_pool2d_forward(
+    x, kernel_size, stride=None, padding=0, *, count_include_pad=True
+):
     """``x: (N, C, H, W)`` -> ``(out, cache)``."""
     return _path().avg_pool2d_forward(
         x, kernel_size, stride, padding, count_include_pad=count_include_pad
@@ -97,7 +99,7 @@ def avg_pool2d_backward(grad_output, cache):
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
-    """``torch.nn.functional.avg_pool2d``: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    """``torch.nn.functional.avg_pool2d``: ``(N, C, H, W)`` -> ``(N, C, ...)``."""
     return avg_pool2d_forward(
         x, kernel_size, stride, padding, count_include_pad=count_include_pad
     )[0]

@@ -22,9 +22,14 @@ __all__ = ["relative_error", "numerical_gradient", "gradcheck", "gradcheck_modul
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """``||analytic - numeric|| / max(||analytic||, ||numeric||)``; 0.0 if both are zero. Same shapes required."""
-    analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    analytic, numeric = (
+        np.asarray(analytic, dtype=np.float64),
+        np.asarray(numeric, dtype=np.float64),
+    )
     if analytic.shape != numeric.shape:
-        raise ValueError(f"analytic has shape {analytic.shape} but numeric has shape {numeric.shape}")
+        raise ValueError(
+            f"analytic has shape {analytic.shape} but numeric has shape {numeric.shape}"
+        )
     scale = max(np.linalg.norm(analytic), np.linalg.norm(numeric))
     return 0.0 if scale == 0 else float(np.linalg.norm(analytic - numeric) / scale)
 
@@ -49,13 +54,19 @@ def numerical_gradient(loss, array: np.ndarray, eps: float = 1e-6) -> np.ndarray
 
 def _as_float64(name, value):
     if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
-        raise ValueError(f"{name} must be a float NumPy array, got {type(value).__name__}")
+        raise ValueError(
+            f"{name} must be a float NumPy array, got {type(value).__name__}"
+        )
     if value.dtype != np.float64:
-        raise ValueError(f"{name} must be float64 for a gradient check (float32 differences are too coarse), got {value.dtype}")
+        raise ValueError(
+            f"{name} must be float64 for a gradient check (float32 differences are too coarse), got {value.dtype}"
+        )
     return value.copy()
 
 
-def gradcheck(forward, backward, inputs, *, eps: float = 1e-6, seed: int = 0) -> list[float | None]:
+def gradcheck(
+    forward, backward, inputs, *, eps: float = 1e-6, seed: int = 0
+) -> list[float | None]:
     """Relative error of ``backward`` against centered differences, one number per input.
 
     Args:
@@ -74,21 +85,33 @@ def gradcheck(forward, backward, inputs, *, eps: float = 1e-6, seed: int = 0) ->
     analytic = backward(upstream if np.ndim(output) else np.float64(upstream), cache)
     if not isinstance(analytic, tuple):
         analytic = (analytic,)
-    if len(analytic) > len(inputs) and all(extra is None for extra in analytic[len(inputs):]):
-        analytic = analytic[: len(inputs)]  # e.g. conv2d_backward's grad_bias = None when no bias was passed
+    if len(analytic) > len(inputs) and all(
+        extra is None for extra in analytic[len(inputs) :]
+    ):
+        analytic = analytic[
+            : len(inputs)
+        ]  # e.g. conv2d_backward's grad_bias = None when no bias was passed
     if len(analytic) != len(inputs):
-        raise ValueError(f"backward returned {len(analytic)} gradients for {len(inputs)} inputs")
+        raise ValueError(
+            f"backward returned {len(analytic)} gradients for {len(inputs)} inputs"
+        )
 
     def loss():
         return float(np.sum(upstream * forward(*inputs)[0]))
 
     errors = []
     for value, grad in zip(inputs, analytic):
-        errors.append(None if grad is None else relative_error(grad, numerical_gradient(loss, value, eps)))
+        errors.append(
+            None
+            if grad is None
+            else relative_error(grad, numerical_gradient(loss, value, eps))
+        )
     return errors
 
 
-def gradcheck_module(module: Module, x: np.ndarray, *, eps: float = 1e-6, seed: int = 0) -> dict[str, float]:
+def gradcheck_module(
+    module: Module, x: np.ndarray, *, eps: float = 1e-6, seed: int = 0
+) -> dict[str, float]:
     """Check a layer's (or a whole model's) ``backward``: the input gradient and every parameter gradient.
 
     Args:
@@ -101,13 +124,17 @@ def gradcheck_module(module: Module, x: np.ndarray, *, eps: float = 1e-6, seed: 
     x = _as_float64("x", x)
     for name, parameter in module.named_parameters():
         if parameter.dtype != np.float64:
-            raise ValueError(f"parameter {name!r} is {parameter.dtype}; call module.double() before a gradient check")
+            raise ValueError(
+                f"parameter {name!r} is {parameter.dtype}; call module.double() before a gradient check"
+            )
     output = module(x)
     upstream = np.random.default_rng(seed).standard_normal(output.shape)
     module.zero_grad()
     errors = {"input": None}
     grad_x = module.backward(upstream)
-    analytic = {name: parameter.grad.copy() for name, parameter in module.named_parameters()}
+    analytic = {
+        name: parameter.grad.copy() for name, parameter in module.named_parameters()
+    }
 
     def loss():
         with no_grad():
@@ -115,5 +142,7 @@ def gradcheck_module(module: Module, x: np.ndarray, *, eps: float = 1e-6, seed: 
 
     errors["input"] = relative_error(grad_x, numerical_gradient(loss, x, eps))
     for name, parameter in module.named_parameters():
-        errors[name] = relative_error(analytic[name], numerical_gradient(loss, parameter.data, eps))
+        errors[name] = relative_error(
+            analytic[name], numerical_gradient(loss, parameter.data, eps)
+        )
     return errors

@@ -38,7 +38,12 @@ def torch_default_bound(fan_in: int) -> float:
     return 1.0 / math.sqrt(fan_in)
 
 
-def uniform(shape: tuple[int, ...], bound: float, rng: np.random.Generator | None = None, dtype=np.float32) -> np.ndarray:
+def uniform(
+    shape: tuple[int, ...],
+    bound: float,
+    rng: np.random.Generator | None = None,
+    dtype=np.float32,
+) -> np.ndarray:
     """An array of ``shape`` drawn from ``U(-bound, bound)`` in ``dtype`` (drawn in float64, then cast)."""
     rng = default_generator() if rng is None else rng
     return rng.uniform(-bound, bound, size=shape).astype(dtype)

@@ -52,8 +52,12 @@ class Parameter:
     """A trainable array: ``data`` (the values) and ``grad`` (same shape and dtype, accumulated by backward)."""
 
     def __init__(self, data: np.ndarray):
-        if not isinstance(data, np.ndarray) or not np.issubdtype(data.dtype, np.floating):
-            raise ValueError(f"Parameter data must be a float NumPy array, got {type(data).__name__} {getattr(data, 'dtype', '')}")
+        if not isinstance(data, np.ndarray) or not np.issubdtype(
+            data.dtype, np.floating
+        ):
+            raise ValueError(
+                f"Parameter data must be a float NumPy array, got {type(data).__name__} {getattr(data, 'dtype', '')}"
+            )
         self.data = data
         self.grad = np.zeros_like(data)
 
@@ -104,7 +108,9 @@ class Module:
         ``needs_input_grad=False``: the caller has no use for the input gradient (the input is data, as for
         a network's first layer); the layer may skip computing it and returns ``None``.
         """
-        raise NotImplementedError(f"{type(self).__name__} must define backward(grad_output, needs_input_grad=True)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must define backward(grad_output, needs_input_grad=True)"
+        )
 
     def _keep(self, cache):
         """Store the forward cache in the layer's one slot (nothing under :func:`no_grad`)."""
@@ -137,7 +143,9 @@ class Module:
         """Yield ``(name, module)`` for this module (name ``prefix``) and every descendant."""
         yield prefix, self
         for child_name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{child_name}" if prefix else child_name)
+            yield from child.named_modules(
+                f"{prefix}.{child_name}" if prefix else child_name
+            )
 
     def children(self) -> Iterator["Module"]:
         return iter(self._modules.values())
@@ -174,7 +182,9 @@ class Module:
     # --- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """``{name: copy of parameter data}`` with torch's keys (``"0.weight"``) and shapes."""
-        return {name: parameter.data.copy() for name, parameter in self.named_parameters()}
+        return {
+            name: parameter.data.copy() for name, parameter in self.named_parameters()
+        }
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
         """Copy arrays into the parameters (cast to each parameter's dtype; the arrays given are not kept).
@@ -186,14 +196,18 @@ class Module:
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))
         if strict and (missing or unexpected):
-            raise ValueError(f"state_dict does not match the model: missing keys {missing}, unexpected keys {unexpected}")
+            raise ValueError(
+                f"state_dict does not match the model: missing keys {missing}, unexpected keys {unexpected}"
+            )
         arrays = {}
         for name, parameter in own.items():
             if name not in state_dict:
                 continue
             value = np.asarray(state_dict[name])
             if value.shape != parameter.shape:
-                raise ValueError(f"state_dict[{name!r}] has shape {value.shape} but the model's parameter has shape {parameter.shape}")
+                raise ValueError(
+                    f"state_dict[{name!r}] has shape {value.shape} but the model's parameter has shape {parameter.shape}"
+                )
             arrays[name] = value
         for name, value in arrays.items():
             own[name].data = value.astype(own[name].dtype, copy=True)
@@ -205,7 +219,10 @@ class Module:
     def __repr__(self) -> str:
         if not self._modules:
             return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        lines = [
+            f"  ({name}): " + repr(child).replace("\n", "\n  ")
+            for name, child in self._modules.items()
+        ]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
@@ -224,7 +241,19 @@ class Conv2d(Module):
     ``rng``: a NumPy ``Generator`` (default: :func:`cnnlib.init.default_generator`); ``dtype``: float32 or float64.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *, rng=None, dtype=np.float32):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        *,
+        rng=None,
+        dtype=np.float32,
+    ):
         super().__init__()
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
@@ -233,21 +262,38 @@ class Conv2d(Module):
         self.padding = pair(padding, "padding", allow_zero=True)
         self.dilation = pair(dilation, "dilation")
         dtype = _dtype(dtype)
-        bound = torch_default_bound(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
-        self.weight = Parameter(uniform((self.out_channels, self.in_channels, *self.kernel_size), bound, rng, dtype))
-        self.bias = Parameter(uniform((self.out_channels,), bound, rng, dtype)) if bias else None
+        bound = torch_default_bound(
+            self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        )
+        self.weight = Parameter(
+            uniform(
+                (self.out_channels, self.in_channels, *self.kernel_size),
+                bound,
+                rng,
+                dtype,
+            )
+        )
+        self.bias = (
+            Parameter(uniform((self.out_channels,), bound, rng, dtype))
+            if bias
+            else None
+        )
 
     def forward(self, x):
         """``x: (N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``."""
         bias = None if self.bias is None else self.bias.data
-        out, cache = F.conv2d_forward(x, self.weight.data, bias, self.stride, self.padding, self.dilation)
+        out, cache = F.conv2d_forward(
+            x, self.weight.data, bias, self.stride, self.padding, self.dilation
+        )
         self._keep(cache)
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
         """``grad_output: (N, out_channels, H_out, W_out)`` -> ``grad_x: (N, in_channels, H, W)`` (``None`` if not
         ``needs_input_grad``); adds into ``weight.grad`` and ``bias.grad``."""
-        grad_x, grad_weight, grad_bias = F.conv2d_backward(grad_output, self._take(), needs_input_grad)
+        grad_x, grad_weight, grad_bias = F.conv2d_backward(
+            grad_output, self._take(), needs_input_grad
+        )
         self.weight.grad += grad_weight
         if self.bias is not None:
             self.bias.grad += grad_bias
@@ -266,14 +312,22 @@ class Linear(Module):
     """Fully connected layer: ``(N, in_features)`` -> ``(N, out_features)``; ``weight: (out_features, in_features)``,
     ``bias: (out_features,)``, torch's default init with ``fan_in = in_features``."""
 
-    def __init__(self, in_features, out_features, bias=True, *, rng=None, dtype=np.float32):
+    def __init__(
+        self, in_features, out_features, bias=True, *, rng=None, dtype=np.float32
+    ):
         super().__init__()
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
         dtype = _dtype(dtype)
         bound = torch_default_bound(self.in_features)
-        self.weight = Parameter(uniform((self.out_features, self.in_features), bound, rng, dtype))
-        self.bias = Parameter(uniform((self.out_features,), bound, rng, dtype)) if bias else None
+        self.weight = Parameter(
+            uniform((self.out_features, self.in_features), bound, rng, dtype)
+        )
+        self.bias = (
+            Parameter(uniform((self.out_features,), bound, rng, dtype))
+            if bias
+            else None
+        )
 
     def forward(self, x):
         """``x: (N, in_features)`` -> ``(N, out_features)``."""
@@ -285,7 +339,9 @@ class Linear(Module):
     def backward(self, grad_output, needs_input_grad=True):
         """``grad_output: (N, out_features)`` -> ``grad_x: (N, in_features)`` (``None`` if not ``needs_input_grad``);
         adds into the parameter grads."""
-        grad_x, grad_weight, grad_bias = F.linear_backward(grad_output, self._take(), needs_input_grad)
+        grad_x, grad_weight, grad_bias = F.linear_backward(
+            grad_output, self._take(), needs_input_grad
+        )
         self.weight.grad += grad_weight
         if self.bias is not None:
             self.bias.grad += grad_bias
@@ -308,13 +364,19 @@ class MaxPool2d(Module):
 
     def forward(self, x):
         """``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-        out, cache = F.max_pool2d_forward(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        out, cache = F.max_pool2d_forward(
+            x, self.kernel_size, self.stride, self.padding, self.dilation
+        )
         self._keep(cache)
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
         """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None`` if not ``needs_input_grad``)."""
-        return F.max_pool2d_backward(grad_output, self._take()) if needs_input_grad else None
+        return (
+            F.max_pool2d_backward(grad_output, self._take())
+            if needs_input_grad
+            else None
+        )
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -332,13 +394,23 @@ class AvgPool2d(Module):
 
     def forward(self, x):
         """``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-        out, cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride, self.padding, count_include_pad=self.count_include_pad)
+        out, cache = F.avg_pool2d_forward(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            count_include_pad=self.count_include_pad,
+        )
         self._keep(cache)
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
         """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None`` if not ``needs_input_grad``)."""
-        return F.avg_pool2d_backward(grad_output, self._take()) if needs_input_grad else None
+        return (
+            F.avg_pool2d_backward(grad_output, self._take())
+            if needs_input_grad
+            else None
+        )
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -362,7 +434,9 @@ class Flatten(Module):
 
     def forward(self, x):
         if not isinstance(x, np.ndarray) or x.ndim < 2:
-            raise ValueError(f"Flatten expects x of shape (N, ...) with at least 2 dimensions, got {getattr(x, 'shape', type(x).__name__)}")
+            raise ValueError(
+                f"Flatten expects x of shape (N, ...) with at least 2 dimensions, got {getattr(x, 'shape', type(x).__name__)}"
+            )
         self._keep(x.shape)
         return x.reshape(x.shape[0], -1)
 
@@ -372,7 +446,9 @@ class Flatten(Module):
         shape = self._take()
         expected = (shape[0], int(np.prod(shape[1:])))
         if grad_output.shape != expected:
-            raise ValueError(f"grad_output must have the output's shape {expected}, got {grad_output.shape}")
+            raise ValueError(
+                f"grad_output must have the output's shape {expected}, got {grad_output.shape}"
+            )
         return grad_output.reshape(shape)
 
 
@@ -389,7 +465,9 @@ class Sequential(Module):
         super().__init__()
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
-                raise ValueError(f"Sequential takes Module instances, argument {index} is {type(module).__name__}")
+                raise ValueError(
+                    f"Sequential takes Module instances, argument {index} is {type(module).__name__}"
+                )
             setattr(self, str(index), module)
 
     def forward(self, x):
@@ -399,12 +477,17 @@ class Sequential(Module):
 
     def backward(self, grad_output, needs_input_grad=True):
         modules = list(self._modules.values())
-        first_trained = next((k for k, module in enumerate(modules) if next(module.parameters(), None)), len(modules))
+        first_trained = next(
+            (k for k, module in enumerate(modules) if next(module.parameters(), None)),
+            len(modules),
+        )
         # Module k's input gradient is needed if a module before it has parameters, or if the caller needs it.
         for k in reversed(range(len(modules))):
             if k < first_trained and not needs_input_grad:
                 return None
-            grad_output = modules[k].backward(grad_output, needs_input_grad=needs_input_grad or k > first_trained)
+            grad_output = modules[k].backward(
+                grad_output, needs_input_grad=needs_input_grad or k > first_trained
+            )
         return grad_output
 
     def __getitem__(self, index):

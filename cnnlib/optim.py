@@ -36,7 +36,9 @@ class Optimizer:
             raise ValueError("params is empty: pass model.parameters()")
         for index, parameter in enumerate(self.params):
             if not isinstance(parameter, Parameter):
-                raise ValueError(f"params[{index}] is a {type(parameter).__name__}, not a cnnlib.nn.Parameter")
+                raise ValueError(
+                    f"params[{index}] is a {type(parameter).__name__}, not a cnnlib.nn.Parameter"
+                )
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         self.lr = float(lr)
@@ -53,10 +55,14 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum and L2 weight decay (torch's ``optim.SGD``)."""
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(
+        self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
+    ):
         super().__init__(params, lr)
         if momentum < 0 or weight_decay < 0:
-            raise ValueError(f"momentum and weight_decay must be >= 0, got {momentum} and {weight_decay}")
+            raise ValueError(
+                f"momentum and weight_decay must be >= 0, got {momentum} and {weight_decay}"
+            )
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
         self._buffers: list[np.ndarray | None] = [None] * len(self.params)
@@ -80,18 +86,29 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (torch's ``optim.Adam``): per-parameter steps scaled by running moments of the gradient."""
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
         super().__init__(params, lr)
         beta1, beta2 = betas
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
         if eps <= 0 or weight_decay < 0:
-            raise ValueError(f"eps must be > 0 and weight_decay >= 0, got {eps} and {weight_decay}")
+            raise ValueError(
+                f"eps must be > 0 and weight_decay >= 0, got {eps} and {weight_decay}"
+            )
         self.betas = (float(beta1), float(beta2))
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
         self.step_count = 0
-        self._m: list[np.ndarray] = []  # first and second moments, created at the first step
+        self._m: list[
+            np.ndarray
+        ] = []  # first and second moments, created at the first step
         self._v: list[np.ndarray] = []
 
     def step(self) -> None:
@@ -121,7 +138,11 @@ class StepLR:
     """Multiply the optimizer's ``lr`` by ``gamma`` every ``step_size`` epochs; call ``step()`` once per epoch."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
-        self.optimizer, self.step_size, self.gamma = optimizer, int(step_size), float(gamma)
+        self.optimizer, self.step_size, self.gamma = (
+            optimizer,
+            int(step_size),
+            float(gamma),
+        )
         self.base_lr, self.epoch = optimizer.lr, 0
 
     def step(self) -> None:
@@ -154,4 +175,7 @@ class CosineAnnealingLR:
     def step(self) -> None:
         self.epoch += 1
         progress = min(self.epoch, self.T_max) / self.T_max
-        self.optimizer.lr = self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+        self.optimizer.lr = (
+            self.eta_min
+            + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * progress)) / 2
+        )

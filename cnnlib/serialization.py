@@ -13,7 +13,14 @@ import numpy as np
 
 from .files import write_atomically
 
-__all__ = ["save", "load", "save_state_dict", "load_state_dict", "save_model", "load_model"]
+__all__ = [
+    "save",
+    "load",
+    "save_state_dict",
+    "load_state_dict",
+    "save_model",
+    "load_model",
+]
 
 
 def save_state_dict(state_dict: dict[str, np.ndarray], path) -> Path:
@@ -26,7 +33,9 @@ def save_state_dict(state_dict: dict[str, np.ndarray], path) -> Path:
     for name, value in state_dict.items():
         array = np.asarray(value)
         if array.dtype == object:
-            raise ValueError(f"state_dict[{name!r}] is an object array (shape {array.shape}); only numeric arrays can be saved without pickle")
+            raise ValueError(
+                f"state_dict[{name!r}] is an object array (shape {array.shape}); only numeric arrays can be saved without pickle"
+            )
         arrays[name] = array
     return write_atomically(path, lambda handle: np.savez(handle, **arrays))
 

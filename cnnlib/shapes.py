@@ -60,5 +60,8 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
     s = pair(stride, "stride")
     p = pair(padding, "padding", allow_zero=True)
     d = pair(dilation, "dilation")
-    out = tuple(_output_size_1d(n[i], k[i], s[i], p[i], d[i], axis) for i, axis in enumerate(("height", "width")))
+    out = tuple(
+        _output_size_1d(n[i], k[i], s[i], p[i], d[i], axis)
+        for i, axis in enumerate(("height", "width"))
+    )
     return out[0] if all_scalar else out

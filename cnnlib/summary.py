@@ -42,7 +42,9 @@ def _leaves(module: Module, prefix: str = ""):
         yield prefix or type(module).__name__, module
 
 
-def summary(model: Module, input_shape, *, dtype=np.float32, print_fn=print) -> ModelSummary:
+def summary(
+    model: Module, input_shape, *, dtype=np.float32, print_fn=print
+) -> ModelSummary:
     """Print and return each layer's output shape and parameter count.
 
     Args:
@@ -59,8 +61,12 @@ def summary(model: Module, input_shape, *, dtype=np.float32, print_fn=print) -> 
             (the layer's own message says why).
     """
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
-        raise ValueError(f"input_shape must be a tuple such as (1, 1, 28, 28), got {input_shape!r}")
-    input_shape = tuple(positive_int(size, f"input_shape[{i}]") for i, size in enumerate(input_shape))
+        raise ValueError(
+            f"input_shape must be a tuple such as (1, 1, 28, 28), got {input_shape!r}"
+        )
+    input_shape = tuple(
+        positive_int(size, f"input_shape[{i}]") for i, size in enumerate(input_shape)
+    )
     x = np.zeros(input_shape, dtype=dtype)
     rows = []
     with no_grad():
@@ -68,13 +74,29 @@ def summary(model: Module, input_shape, *, dtype=np.float32, print_fn=print) -> 
             try:
                 x = layer(x)
             except ValueError as error:
-                raise ValueError(f"layer {name} ({type(layer).__name__}) cannot take an input of shape {x.shape}: {error}") from error
-            rows.append(LayerSummary(name, type(layer).__name__, tuple(x.shape), sum(p.size for p in layer.parameters())))
+                raise ValueError(
+                    f"layer {name} ({type(layer).__name__}) cannot take an input of shape {x.shape}: {error}"
+                ) from error
+            rows.append(
+                LayerSummary(
+                    name,
+                    type(layer).__name__,
+                    tuple(x.shape),
+                    sum(p.size for p in layer.parameters()),
+                )
+            )
     total = sum(row.num_params for row in rows)
     if print_fn is not None:
         header = f"{'Layer (type)':<24}{'Output shape':<24}{'Param #':>10}"
-        lines = [header, "-" * len(header), f"{'Input':<24}{str(input_shape):<24}{'':>10}"]
-        lines += [f"{row.name + ' (' + row.kind + ')':<24}{str(row.output_shape):<24}{row.num_params:>10,}" for row in rows]
+        lines = [
+            header,
+            "-" * len(header),
+            f"{'Input':<24}{str(input_shape):<24}{'':>10}",
+        ]
+        lines += [
+            f"{row.name + ' (' + row.kind + ')':<24}{str(row.output_shape):<24}{row.num_params:>10,}"
+            for row in rows
+        ]
         lines += ["-" * len(header), f"Total params: {total:,}"]
         print_fn("\n".join(lines))
     return ModelSummary(rows, total)

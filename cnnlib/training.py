@@ -34,7 +34,9 @@ def progress_enabled(progress: bool | None = None) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def train_step(model: Module, loss_fn, optimizer, x_batch, y_batch) -> tuple[float, np.ndarray]:
+def train_step(
+    model: Module, loss_fn, optimizer, x_batch, y_batch
+) -> tuple[float, np.ndarray]:
     """One step: zero the grads, forward, loss, backward, update. Returns ``(loss, logits)``.
 
     ``x_batch: (B, ...)``, ``y_batch: (B,)`` int; ``logits: (B, classes)``.
@@ -42,7 +44,9 @@ def train_step(model: Module, loss_fn, optimizer, x_batch, y_batch) -> tuple[flo
     optimizer.zero_grad()
     logits = model(x_batch)
     loss = loss_fn(logits, y_batch)
-    model.backward(loss_fn.backward(), needs_input_grad=False)  # the batch is data: no gradient for it
+    model.backward(
+        loss_fn.backward(), needs_input_grad=False
+    )  # the batch is data: no gradient for it
     optimizer.step()
     return float(loss), logits
 
@@ -107,8 +111,13 @@ def fit(
         ``val_*`` are empty without ``validation_data``; ``seconds`` is the epoch's training time).
     """
     if scheduler_interval not in ("epoch", "batch"):
-        raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
-    history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")}
+        raise ValueError(
+            f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}"
+        )
+    history = {
+        key: []
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+    }
     show = progress_enabled(progress)
     if show:
         from tqdm.auto import tqdm
@@ -117,7 +126,12 @@ def fit(
         history["lr"].append(optimizer.lr)
         batches = iterate_minibatches(x, y, batch_size, shuffle=True, seed=seed + epoch)
         if show:
-            batches = tqdm(batches, total=num_batches(len(x), batch_size), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+            batches = tqdm(
+                batches,
+                total=num_batches(len(x), batch_size),
+                desc=f"epoch {epoch + 1}/{epochs}",
+                leave=False,
+            )
         start = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
         for x_batch, y_batch in batches:

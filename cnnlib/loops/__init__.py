@@ -3,8 +3,8 @@
 One module per op, forward and backward side by side, with the contract of the
 vectorized ops: ``op_forward(...)`` returns ``(out, cache)``, ``op_backward(grad_output,
 cache)`` returns the gradients, and ``op(...)`` returns the output alone. Arguments,
-defaults and shapes are ``torch.nn.functional``'s (NCHW, weights ``(C_out, C_in, kh, kw)``,
-padding per side).
+defaults and shapes are ``torch.nn.functional``'s (NCHW, weights
+``(C_out, C_in, kh, kw)``, padding per side).
 
 These loops are slow on purpose: they are the teaching code of Part I and the test
 oracle of the vectorized library. Unlike the vectorized ops they also take lists and
@@ -35,7 +35,8 @@ from .pooling import (
 
 __all__ = [
     "correlate2d", "conv2d", "conv2d_forward", "conv2d_backward", "Conv2dCache",
-    "max_pool2d", "max_pool2d_with_indices", "max_pool2d_forward", "max_pool2d_backward",
+    "max_pool2d", "max_pool2d_with_indices", "max_pool2d_forward",
+    "max_pool2d_backward",
     "MaxPoolCache", "avg_pool2d", "avg_pool2d_forward", "avg_pool2d_backward",
     "AvgPoolCache", "relu", "relu_forward", "relu_backward", "sigmoid", "tanh",
     "linear", "linear_forward", "linear_backward", "LinearCache", "flatten",

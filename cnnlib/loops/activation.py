@@ -16,7 +16,7 @@ def relu_forward(x):
 
 
 def relu_backward(grad_output, cache):
-    """The gradient passes where the input was positive, and is 0 elsewhere (at 0 too)."""
+    """The gradient passes where the input was positive; 0 elsewhere (at 0 too)."""
     grad_output = checks.grad_output_like(grad_output, cache.shape, strict=False)
     return np.where(cache, grad_output, 0).astype(grad_output.dtype)
 

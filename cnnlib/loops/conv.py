@@ -23,7 +23,7 @@ __all__ = ["correlate2d", "Conv2dCache", "conv2d_forward", "conv2d_backward", "c
 
 
 def correlate2d(image, kernel):
-    """Slide ``kernel: (kh, kw)`` over ``image: (H, W)``: ``(H - kh + 1, W - kw + 1)``."""
+    """Slide ``kernel: (kh, kw)`` over ``image: (H, W)`` -> ``(H-kh+1, W-kw+1)``."""
     image, kernel = checks.image_and_kernel(image, kernel)
     kh, kw = kernel.shape
     out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1), image.dtype)
@@ -91,7 +91,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 
 def conv2d_backward(grad_output, cache: Conv2dCache):
-    """``grad_output: (N, C_out, H_out, W_out)`` -> ``(grad_x, grad_weight, grad_bias)``.
+    """``grad_output: (N, C_out, H_out, W_out)`` -> ``(grad_x, grad_w, grad_b)``.
 
     Shapes ``(N, C_in, H, W)``, ``(C_out, C_in, kh, kw)``, ``(C_out,)`` (``None``
     without bias).
@@ -112,5 +112,5 @@ def conv2d_backward(grad_output, cache: Conv2dCache):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """``torch.nn.functional.conv2d`` as loops: ``(N, C_in, H, W)`` -> ``(N, C_out, ...)``."""
+    """``torch.nn.functional.conv2d``: ``(N, C_in, H, W)`` -> ``(N, C_out, ..)``."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]

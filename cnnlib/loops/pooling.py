@@ -75,7 +75,7 @@ def max_pool2d_with_indices(x, kernel_size, stride=None, padding=0, dilation=1):
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """``torch.nn.functional.max_pool2d`` as loops: ``(N, C, H, W)`` -> ``(N, C, ...)``."""
+    """``torch.nn.functional.max_pool2d``: ``(N, C, H, W)`` -> ``(N, C, ...)``."""
     return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
 
 
@@ -90,7 +90,7 @@ class AvgPoolCache(NamedTuple):
 
 
 def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
-    """``x: (N, C, H, W)`` -> ``(out, cache)``; every window is divided by ``kh * kw``."""
+    """``x: (N, C, H, W)`` -> ``(out, cache)``; each window sum divided by ``kh*kw``."""
     x, kernel, stride, padding, _, out_hw = checks.pool2d_args(
         x, kernel_size, stride, padding, 1, "avg_pool2d", strict=False
     )

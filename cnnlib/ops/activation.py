@@ -11,7 +11,7 @@ __all__ = ["relu_forward", "relu_backward", "relu"]
 
 
 def relu_forward(x):
-    """``x``: any shape -> ``(out, cache)``: ``out`` like ``x``, ``cache`` the mask ``x > 0``."""
+    """``x``: any shape -> ``(out, cache)``; ``cache`` is the mask ``x > 0``."""
     x = checks.any_float_array(x)
     return np.maximum(x, 0), x > 0  # np.maximum keeps a NaN a NaN, as torch does
 

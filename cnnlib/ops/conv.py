@@ -52,7 +52,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 
 def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
-    """``grad_output: (N, C_out, H_out, W_out)`` -> ``(grad_x, grad_weight, grad_bias)``.
+    """``grad_output: (N, C_out, H_out, W_out)`` -> ``(grad_x, grad_w, grad_b)``.
 
     ``needs_input_grad=False`` skips ``grad_x`` (``None``), e.g. for a first layer.
     """
@@ -71,5 +71,5 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """``torch.nn.functional.conv2d`` (no groups): ``(N, C_in, H, W)`` -> ``(N, C_out, ...)``."""
+    """``torch.nn.functional.conv2d`` ``(N, C_in, H, W)`` -> ``(N, C_out, ..)``."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation)[0]

@@ -1,9 +1,10 @@
 """im2col and col2im: every window of a batch as one row of a matrix, and back.
 
 A window with kernel ``(kh, kw)``, stride ``(sh, sw)`` and dilation ``(dh, dw)`` reads,
-for kernel offset ``(i, j)``, the input rows ``i*dh, i*dh + sh, ..., i*dh + sh*(H_out-1)``:
-a plain strided slice. So instead of looping over the ``H_out * W_out`` output positions
-we loop over the ``kh * kw`` kernel offsets and copy one slice each.
+for kernel offset ``(i, j)``, the input rows ``i*dh, i*dh + sh, ...,
+i*dh + sh*(H_out - 1)``: a plain strided slice. So instead of looping over the
+``H_out * W_out`` output positions we loop over the ``kh * kw`` kernel offsets and
+copy one slice each.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ __all__ = ["pad", "tap", "im2col", "col2im"]
 
 
 def pad(x, padding, value=0.0):
-    """``x: (N, C, H, W)`` -> ``(N, C, H + 2*ph, W + 2*pw)``, ``value`` in the border."""
+    """``x: (N, C, H, W)`` -> ``(N, C, H + 2*ph, W + 2*pw)``, ``value`` around it."""
     ph, pw = padding
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
 def tap(x_padded, i, j, stride, dilation, out_hw):
-    """View ``(N, C, H_out, W_out)``: what kernel offset ``(i, j)`` sees at every output.
+    """The view ``(N, C, H_out, W_out)`` that kernel offset ``(i, j)`` sees.
 
     Element ``[n, c, y, x]`` is ``x_padded[n, c, y*sh + i*dh, x*sw + j*dw]``.
     """

@@ -1,4 +1,9 @@
-"""Fully connected layer, forward and backward: ``y = x @ weight.T + bias`` (torch's weight layout ``(out, in)``)."""
+"""Fully connected layer, forward and backward: ``out = x @ weight.T + bias``.
+
+The weight has torch's layout ``(out_features, in_features)``. Backward, for the
+upstream gradient ``G: (N, out_features)``: ``grad_x = G @ weight``,
+``grad_weight = G.T @ x`` and ``grad_bias = G.sum(axis=0)``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ __all__ = ["LinearCache", "linear_forward", "linear_backward", "linear"]
 
 
 class LinearCache(NamedTuple):
-    """``x``: the input ``(N, in_features)`` (a reference, never modified); ``weight``: ``(out, in)``; ``has_bias``."""
+    """The input ``x: (N, in)`` (never modified), ``weight: (out, in)``, has_bias."""
 
     x: np.ndarray
     weight: np.ndarray
@@ -20,13 +25,9 @@ class LinearCache(NamedTuple):
 
 
 def linear_forward(x, weight, bias=None):
-    """Affine map; returns ``(out, cache)``.
+    """``x: (N, in)``, ``weight: (out, in)``, ``bias: (out,)`` or ``None``.
 
-    Args:
-        x: ``(N, in_features)``; weight: ``(out_features, in_features)``; bias: ``(out_features,)`` or ``None``.
-
-    Returns:
-        ``out``: ``(N, out_features)``; ``cache``: :class:`LinearCache` for :func:`linear_backward`.
+    Returns ``(out, cache)`` with ``out: (N, out)``.
     """
     x, weight, bias = checks.linear_args(x, weight, bias)
     out = x @ weight.T
@@ -36,15 +37,10 @@ def linear_forward(x, weight, bias=None):
 
 
 def linear_backward(grad_output, cache: LinearCache, needs_input_grad=True):
-    """Gradients of the affine map.
+    """``grad_output: (N, out)`` -> ``(grad_x, grad_weight, grad_bias)``.
 
-    Args:
-        grad_output: ``(N, out_features)``; cache: from :func:`linear_forward`.
-        needs_input_grad: ``False`` skips ``grad_x`` (``None`` is returned in its place).
-
-    Returns:
-        ``(grad_x, grad_weight, grad_bias)``: ``(N, in_features)``, ``(out_features, in_features)``,
-        ``(out_features,)`` (``None`` without bias).
+    Shapes ``(N, in)``, ``(out, in)``, ``(out,)`` (``None`` without bias);
+    ``needs_input_grad=False`` returns ``None`` for ``grad_x``.
     """
     shape = (cache.x.shape[0], cache.weight.shape[0])
     grad_output = checks.grad_output_like(grad_output, shape)
@@ -55,5 +51,5 @@ def linear_backward(grad_output, cache: LinearCache, needs_input_grad=True):
 
 
 def linear(x, weight, bias=None):
-    """``torch.nn.functional.linear``: ``x: (N, in_features)`` -> ``(N, out_features)``."""
+    """``torch.nn.functional.linear``: ``x: (N, in)`` -> ``(N, out)``."""
     return linear_forward(x, weight, bias)[0]

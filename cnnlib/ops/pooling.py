@@ -36,7 +36,7 @@ class PoolCache(NamedTuple):
 
 
 def taps(kernel_size):
-    """Kernel offsets ``(i, j)`` in row-major order, the order torch scans a window in."""
+    """Kernel offsets ``(i, j)`` in row-major order, as torch scans a window."""
     return [(i, j) for i in range(kernel_size[0]) for j in range(kernel_size[1])]
 
 
@@ -67,7 +67,9 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
     return unpad(grad_padded, cache)
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+def avg_pool2d_forward(
+    x, kernel_size, stride=None, padding=0, *, count_include_pad=True
+):
     """``x: (N, C, H, W)`` -> ``(out, cache)``; each window sum is divided by ``kh*kw``
     or, with ``count_include_pad=False``, by its number of real (unpadded) inputs."""
     x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
@@ -107,12 +109,12 @@ def unpad(grad_padded, cache: PoolCache):
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """``torch.nn.functional.max_pool2d``: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    """``torch.nn.functional.max_pool2d``: ``(N, C, H, W)`` -> ``(N, C, H_out, ..)``."""
     return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
-    """``torch.nn.functional.avg_pool2d``: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    """``torch.nn.functional.avg_pool2d``: ``(N, C, H, W)`` -> ``(N, C, H_out, ..)``."""
     return avg_pool2d_forward(
         x, kernel_size, stride, padding, count_include_pad=count_include_pad
     )[0]

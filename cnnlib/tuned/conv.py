@@ -22,7 +22,15 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import checks
-from .im2col import WIDE_CHANNELS, col2im_nhwc, copy_blocks, im2col_nhwc, kernel_offsets, pad_nhwc, window
+from .im2col import (
+    WIDE_CHANNELS,
+    col2im_nhwc,
+    copy_blocks,
+    im2col_nhwc,
+    kernel_offsets,
+    pad_nhwc,
+    window,
+)
 
 __all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "conv2d"]
 
@@ -64,7 +72,9 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         ValueError: wrong rank or dtype, channel mismatch, bad bias shape, non-positive stride or
             dilation, negative padding, or a kernel larger than the padded input.
     """
-    x, weight, bias, stride, padding, dilation, (oh, ow) = checks.conv2d_args(x, weight, bias, stride, padding, dilation)
+    x, weight, bias, stride, padding, dilation, (oh, ow) = checks.conv2d_args(
+        x, weight, bias, stride, padding, dilation
+    )
     n, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
 
@@ -75,13 +85,26 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     x_padded = pad_nhwc(x_nhwc, padding)
     # The bias is the weight of an input that is always 1: with a column of ones in `cols` and the bias as
     # the weight matrix's last row, the matrix multiply adds it (and backward gets its gradient the same way).
-    cols = im2col_nhwc(x_padded, (kh, kw), stride, dilation, (oh, ow), ones_column=bias is not None)
+    cols = im2col_nhwc(
+        x_padded, (kh, kw), stride, dilation, (oh, ow), ones_column=bias is not None
+    )
     # Rows of the weight matrix in the column order (i, j, c) of `cols`.
     weight_matrix = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
     if bias is not None:
         weight_matrix = np.vstack([weight_matrix, bias])
     out = (cols @ weight_matrix).reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2)
-    cache = Conv2dCache(cols, weight_matrix, x.shape, x_padded.shape[1:3], (oh, ow), (kh, kw), stride, padding, dilation, bias is not None)
+    cache = Conv2dCache(
+        cols,
+        weight_matrix,
+        x.shape,
+        x_padded.shape[1:3],
+        (oh, ow),
+        (kh, kw),
+        stride,
+        padding,
+        dilation,
+        bias is not None,
+    )
     return out, cache
 
 
@@ -108,14 +131,18 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     # already channels-last (as the layers above hand it down); otherwise one small transposing copy,
     # which pays for itself: every product below is then one large matrix multiply that BLAS can
     # spread over all cores, instead of one small multiply per image.
-    grad_rows = np.ascontiguousarray(grad_output.transpose(0, 2, 3, 1)).reshape(n * oh * ow, c_out)
+    grad_rows = np.ascontiguousarray(grad_output.transpose(0, 2, 3, 1)).reshape(
+        n * oh * ow, c_out
+    )
 
     # cols^T G has the weight matrix's shape (kh*kw*C_in [+ 1], C_out); the row of the ones column, if any,
     # is the bias gradient. (Computing its transpose G^T cols instead is the same arithmetic, but BLAS runs
     # that shape, with one long shared dimension, on a single core.)
     taps = kh * kw * c_in
     weight_rows = cache.cols.T @ grad_rows
-    grad_weight = np.ascontiguousarray(weight_rows[:taps].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1))
+    grad_weight = np.ascontiguousarray(
+        weight_rows[:taps].reshape(kh, kw, c_in, c_out).transpose(3, 2, 0, 1)
+    )
     grad_bias = weight_rows[taps] if cache.has_bias else None
     if not needs_input_grad:
         return None, grad_weight, grad_bias
@@ -128,20 +155,36 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         # (N*C_in numbers per pixel) rather than many runs of C_in; so the rows of G are taken in
         # (y, x, n) order too, and the result is copied back to channels-last at the end.
         by_position = np.empty((oh, ow, n, c_out), dtype=grad_rows.dtype)
-        copy_blocks(by_position.transpose(2, 0, 1, 3), grad_rows.reshape(n, oh, ow, c_out))
+        copy_blocks(
+            by_position.transpose(2, 0, 1, 3), grad_rows.reshape(n, oh, ow, c_out)
+        )
         rows_by_position = by_position.reshape(oh * ow * n, c_out)
         batch_inner = np.zeros((*cache.padded_hw, n, c_in), dtype=grad_rows.dtype)
-        grad_padded = batch_inner.transpose(2, 0, 1, 3)  # an (N, Hp, Wp, C_in)-shaped view
+        grad_padded = batch_inner.transpose(
+            2, 0, 1, 3
+        )  # an (N, Hp, Wp, C_in)-shaped view
         tap_weights = weight_matrix.reshape(kh, kw, c_in, c_out)
         for i, j in kernel_offsets((kh, kw)):
-            tap_grad = (rows_by_position @ tap_weights[i, j].T).reshape(oh, ow, n, c_in).transpose(2, 0, 1, 3)
-            window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += tap_grad
+            tap_grad = (
+                (rows_by_position @ tap_weights[i, j].T)
+                .reshape(oh, ow, n, c_in)
+                .transpose(2, 0, 1, 3)
+            )
+            window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[
+                ...
+            ] += tap_grad
         grad_x = np.empty((n, h, w, c_in), dtype=grad_rows.dtype)
         copy_blocks(grad_x, grad_padded[:, ph : ph + h, pw : pw + w, :])
     else:
         # Tap-major, like the forward pass's columns: col2im then adds contiguous blocks.
-        grad_cols = (weight_matrix @ grad_rows.T).reshape(kh, kw, c_in, n, oh, ow).transpose(3, 4, 5, 0, 1, 2)
-        grad_padded = col2im_nhwc(grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation)
+        grad_cols = (
+            (weight_matrix @ grad_rows.T)
+            .reshape(kh, kw, c_in, n, oh, ow)
+            .transpose(3, 4, 5, 0, 1, 2)
+        )
+        grad_padded = col2im_nhwc(
+            grad_cols, padded_shape, (kh, kw), cache.stride, cache.dilation
+        )
         grad_x = grad_padded[:, ph : ph + h, pw : pw + w, :]
     return grad_x.transpose(0, 3, 1, 2), grad_weight, grad_bias
 

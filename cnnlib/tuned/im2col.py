@@ -16,7 +16,15 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["pad_nhwc", "window", "copy_blocks", "im2col_nhwc", "col2im_nhwc", "kernel_offsets", "WIDE_CHANNELS"]
+__all__ = [
+    "pad_nhwc",
+    "window",
+    "copy_blocks",
+    "im2col_nhwc",
+    "col2im_nhwc",
+    "kernel_offsets",
+    "WIDE_CHANNELS",
+]
 
 #: From this many channels on, a block of ``C`` consecutive numbers is long enough that copying tap by
 #: tap (or kernel row by kernel row) beats element-wise scatter; measured on the course's MNIST net.
@@ -53,7 +61,9 @@ def window(x: np.ndarray, offset, stride, dilation, out_size) -> np.ndarray:
     dh, dw = dilation
     oh, ow = out_size
     top, left = i * dh, j * dw
-    return x[:, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw, :]
+    return x[
+        :, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw, :
+    ]
 
 
 def copy_blocks(dst: np.ndarray, src: np.ndarray, block_axes: int = 1) -> None:
@@ -70,8 +80,13 @@ def copy_blocks(dst: np.ndarray, src: np.ndarray, block_axes: int = 1) -> None:
         np.copyto(dst, src)
         return
     try:
-        dst_blocks, src_blocks = _as_blocks(dst, block_axes), _as_blocks(src, block_axes)
-    except ValueError:  # NumPy refuses the view: the trailing axes are not one contiguous block
+        dst_blocks, src_blocks = (
+            _as_blocks(dst, block_axes),
+            _as_blocks(src, block_axes),
+        )
+    except (
+        ValueError
+    ):  # NumPy refuses the view: the trailing axes are not one contiguous block
         np.copyto(dst, src)
         return
     np.copyto(dst_blocks, src_blocks)
@@ -87,7 +102,9 @@ def _as_blocks(a: np.ndarray, axes: int) -> np.ndarray:
     return a.view(f"V{a.shape[-1] * a.itemsize}")
 
 
-def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_column: bool = False) -> np.ndarray:
+def im2col_nhwc(
+    x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_column: bool = False
+) -> np.ndarray:
     """Column matrix of the (already padded) ``x: (N, Hp, Wp, C)``: ``(N * out_h * out_w, kh * kw * C)``.
 
     Row ``(n, y, x)`` holds the receptive field of output position ``(y, x)`` of image ``n``; its columns run
@@ -109,7 +126,10 @@ def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_
         tap_major = np.empty((width, positions), dtype=x.dtype)
         fields = tap_major[:taps].reshape(kh, kw, c, n, oh, ow, copy=False)
         for i, j in kernel_offsets(kernel_size):
-            copy_blocks(fields[i, j], window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2))
+            copy_blocks(
+                fields[i, j],
+                window(x, (i, j), stride, dilation, out_size).transpose(3, 0, 1, 2),
+            )
         matrix = tap_major.T
     else:
         matrix = np.empty((positions, width), dtype=x.dtype)
@@ -120,17 +140,27 @@ def im2col_nhwc(x: np.ndarray, kernel_size, stride, dilation, out_size, *, ones_
             sn, sh, sw, sc = x.strides
             for i in range(kh):
                 row = x[:, i * dilation[0] :]
-                kernel_row = as_strided(row, shape=(n, oh, ow, kw, c), strides=(sn, sh * stride[0], sw, sw, sc), writeable=False)
+                kernel_row = as_strided(
+                    row,
+                    shape=(n, oh, ow, kw, c),
+                    strides=(sn, sh * stride[0], sw, sw, sc),
+                    writeable=False,
+                )
                 copy_blocks(fields[:, :, :, i], kernel_row, block_axes=2)
         else:
             for i, j in kernel_offsets(kernel_size):
-                copy_blocks(fields[:, :, :, i, j, :], window(x, (i, j), stride, dilation, out_size))
+                copy_blocks(
+                    fields[:, :, :, i, j, :],
+                    window(x, (i, j), stride, dilation, out_size),
+                )
     if ones_column:
         matrix[:, taps] = 1
     return matrix
 
 
-def col2im_nhwc(cols: np.ndarray, padded_shape, kernel_size, stride, dilation) -> np.ndarray:
+def col2im_nhwc(
+    cols: np.ndarray, padded_shape, kernel_size, stride, dilation
+) -> np.ndarray:
     """Adjoint of :func:`im2col_nhwc`: sum every column entry back onto the input position it was copied from.
 
     ``cols``: a column matrix (without ones column) viewed as ``(N, out_h, out_w, kh, kw, C)``; returns

@@ -62,7 +62,9 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     Returns:
         ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`max_pool2d_backward`.
     """
-    x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(x, kernel_size, stride, padding, dilation, "max_pool2d")
+    x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
+        x, kernel_size, stride, padding, dilation, "max_pool2d"
+    )
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding, value=-np.inf)
     offsets = kernel_offsets(kernel_size)
     n, c = x.shape[:2]
@@ -74,13 +76,24 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     candidate, better = np.empty_like(out), np.empty(out.shape, dtype=bool)
     for index, offset in enumerate(offsets[1:], start=1):
         copy_blocks(candidate, window(x_padded, offset, stride, dilation, out_hw))
-        np.greater(candidate, out, out=better)  # strictly: the first of tied maxima keeps the win, as in torch
+        np.greater(
+            candidate, out, out=better
+        )  # strictly: the first of tied maxima keeps the win, as in torch
         np.maximum(out, candidate, out=out)
         # winner = index where better, else unchanged. Taps are numbered in scan order, so that is also
         # max(winner, index * better): one comparison over whole arrays, much faster than a masked
         # assignment (winner[better] = index, np.copyto(..., where=better)), which branches per element.
         np.maximum(winner, better * winner.dtype.type(index), out=winner)
-    cache = PoolCache(x.shape, x_padded.shape[1:3], out_hw, kernel_size, stride, padding, dilation, winner=winner)
+    cache = PoolCache(
+        x.shape,
+        x_padded.shape[1:3],
+        out_hw,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        winner=winner,
+    )
     return out.transpose(0, 3, 1, 2), cache
 
 
@@ -97,11 +110,18 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
     # Undilated windows that tile the padded input exactly (2x2 pooling of an even size) write every entry
     # below. (Dilated windows skip inputs inside their span, which must stay 0.)
     tiled = cache.dilation == (1, 1) and all(
-        s == k and o * s == size for s, k, o, size in zip(cache.stride, cache.kernel_size, cache.out_hw, cache.padded_hw)
+        s == k and o * s == size
+        for s, k, o, size in zip(
+            cache.stride, cache.kernel_size, cache.out_hw, cache.padded_hw
+        )
     )
     make = np.empty if tiled else np.zeros
-    grad_padded = make((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
-    routed = np.empty(cache.winner.shape, dtype=grad.dtype)  # one tap's share, contiguous
+    grad_padded = make(
+        (grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype
+    )
+    routed = np.empty(
+        cache.winner.shape, dtype=grad.dtype
+    )  # one tap's share, contiguous
     for index, offset in enumerate(kernel_offsets(cache.kernel_size)):
         target = window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)
         np.multiply(grad, cache.winner == index, out=routed)
@@ -117,7 +137,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
+def avg_pool2d_forward(
+    x, kernel_size, stride=None, padding=0, *, count_include_pad=True
+):
     """Average pooling; returns ``(out, cache)``.
 
     Args:
@@ -129,7 +151,9 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_
     Returns:
         ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`avg_pool2d_backward`.
     """
-    x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(x, kernel_size, stride, padding, 1, "avg_pool2d")
+    x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
+        x, kernel_size, stride, padding, 1, "avg_pool2d"
+    )
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding)
     offsets = kernel_offsets(kernel_size)
     total = window(x_padded, offsets[0], stride, dilation, out_hw).copy()
@@ -139,9 +163,20 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, count_include_
         divisor = float(kernel_size[0] * kernel_size[1])
     else:
         inside = pad_nhwc(np.ones((1, *x.shape[2:], 1), dtype=x.dtype), padding)
-        divisor = sum(window(inside, offset, stride, dilation, out_hw) for offset in offsets)
+        divisor = sum(
+            window(inside, offset, stride, dilation, out_hw) for offset in offsets
+        )
     out = total / np.asarray(divisor, dtype=x.dtype)
-    cache = PoolCache(x.shape, x_padded.shape[1:3], out_hw, kernel_size, stride, padding, dilation, divisor=divisor)
+    cache = PoolCache(
+        x.shape,
+        x_padded.shape[1:3],
+        out_hw,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        divisor=divisor,
+    )
     return out.transpose(0, 3, 1, 2), cache
 
 
@@ -152,15 +187,21 @@ def avg_pool2d_backward(grad_output, cache: PoolCache):
     """
     grad = _checked_grad(grad_output, cache)
     share = grad / np.asarray(cache.divisor, dtype=grad.dtype)
-    grad_padded = np.zeros((grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype)
+    grad_padded = np.zeros(
+        (grad.shape[0], *cache.padded_hw, grad.shape[3]), dtype=grad.dtype
+    )
     for offset in kernel_offsets(cache.kernel_size):
-        window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)[...] += share
+        window(grad_padded, offset, cache.stride, cache.dilation, cache.out_hw)[
+            ...
+        ] += share
     return _crop(grad_padded, cache)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
     """``torch.nn.functional.avg_pool2d``: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
-    return avg_pool2d_forward(x, kernel_size, stride, padding, count_include_pad=count_include_pad)[0]
+    return avg_pool2d_forward(
+        x, kernel_size, stride, padding, count_include_pad=count_include_pad
+    )[0]
 
 
 def _checked_grad(grad_output, cache: PoolCache) -> np.ndarray:

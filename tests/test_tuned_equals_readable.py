@@ -1,0 +1,196 @@
+"""The tuned kernels (cnnlib.tuned) equal the readable ops (cnnlib.ops) that the book prints.
+
+Every op runs forward and backward both ways on a seeded grid of random shapes:
+padding, stride, dilation, non-square kernels, overlapping windows, ties, batch 1
+and odd sizes. float64 must agree to 1e-12 (relative to the largest value), float32
+to 1e-5. A whole training step of the course's net gives the same loss and
+gradients on both paths.
+"""
+
+import numpy as np
+import pytest
+
+import cnnlib
+from cnnlib import ops, tuned
+from cnnlib.shapes import conv_output_size
+from conftest import lenet
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+DTYPES = [np.float64, np.float32]
+
+
+def assert_close(tuned_value, readable_value, dtype):
+    assert tuned_value.shape == readable_value.shape
+    assert tuned_value.dtype == readable_value.dtype == dtype
+    scale = max(np.abs(readable_value).max(), 1e-30)
+    error = np.abs(tuned_value - readable_value).max() / scale
+    assert error <= TOLERANCE[dtype], f"relative error {error:.2e}"
+
+
+def random_conv_cases(count: int, seed: int):
+    """Convolution geometries drawn at random, kept only where the output is not empty."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        n = int(rng.choice([1, 2, 3]))
+        c_in, c_out = int(rng.choice([1, 2, 3, 8, 16])), int(rng.integers(1, 6))
+        h, w = (int(v) for v in rng.integers(3, 12, size=2))
+        kernel = tuple(int(v) for v in rng.integers(1, 5, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
+        dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+        try:
+            conv_output_size((h, w), kernel, stride, padding, dilation)
+        except ValueError:
+            continue
+        bias = bool(rng.integers(0, 2))
+        cases.append((n, c_in, c_out, h, w, kernel, stride, padding, dilation, bias))
+    return cases
+
+
+def random_pool_cases(count: int, seed: int, dilated: bool):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        n, c = int(rng.choice([1, 2])), int(rng.choice([1, 3, 16]))
+        h, w = (int(v) for v in rng.integers(2, 12, size=2))
+        kernel = tuple(int(v) for v in rng.integers(1, 5, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
+        dilation = (
+            tuple(int(v) for v in rng.integers(1, 3, size=2)) if dilated else (1, 1)
+        )
+        try:
+            conv_output_size((h, w), kernel, stride, padding, dilation)
+        except ValueError:
+            continue
+        cases.append((n, c, h, w, kernel, stride, padding, dilation))
+    return cases
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", random_conv_cases(24, seed=2026))
+def test_conv2d(case, dtype):
+    n, c_in, c_out, h, w, kernel, stride, padding, dilation, has_bias = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, *kernel)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype) if has_bias else None
+    args = (x, weight, bias, stride, padding, dilation)
+    out_t, cache_t = tuned.conv2d_forward(*args)
+    out_r, cache_r = ops.conv2d_forward(*args)
+    assert_close(out_t, out_r, dtype)
+    grad_output = rng.standard_normal(out_r.shape).astype(dtype)
+    for got, expected in zip(
+        tuned.conv2d_backward(grad_output, cache_t),
+        ops.conv2d_backward(grad_output, cache_r),
+    ):
+        if expected is None:
+            assert got is None
+        else:
+            assert_close(got, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", random_pool_cases(16, seed=7, dilated=True))
+def test_max_pool2d_with_ties(case, dtype):
+    """Inputs drawn from {0, 1, 2}: most windows tie, and both paths must pick the
+    same (first) winner, so the gradients agree exactly."""
+    n, c, h, w, kernel, stride, padding, dilation = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    for x in (rng.integers(0, 3, size=(n, c, h, w)), rng.standard_normal((n, c, h, w))):
+        x = x.astype(dtype)
+        out_t, cache_t = tuned.max_pool2d_forward(x, kernel, stride, padding, dilation)
+        out_r, cache_r = ops.max_pool2d_forward(x, kernel, stride, padding, dilation)
+        np.testing.assert_array_equal(out_t, out_r)
+        grad_output = rng.standard_normal(out_r.shape).astype(dtype)
+        assert_close(
+            tuned.max_pool2d_backward(grad_output, cache_t),
+            ops.max_pool2d_backward(grad_output, cache_r),
+            dtype,
+        )
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", random_pool_cases(12, seed=8, dilated=False))
+def test_avg_pool2d(case, dtype, count_include_pad):
+    n, c, h, w, kernel, stride, padding, _ = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    options = dict(count_include_pad=count_include_pad)
+    out_t, cache_t = tuned.avg_pool2d_forward(x, kernel, stride, padding, **options)
+    out_r, cache_r = ops.avg_pool2d_forward(x, kernel, stride, padding, **options)
+    assert_close(out_t, out_r, dtype)
+    grad_output = rng.standard_normal(out_r.shape).astype(dtype)
+    assert_close(
+        tuned.avg_pool2d_backward(grad_output, cache_t),
+        ops.avg_pool2d_backward(grad_output, cache_r),
+        dtype,
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 3, 4, 5), (1, 16, 13, 13)])
+def test_relu(shape, dtype):
+    x = np.random.default_rng(len(shape)).standard_normal(shape).astype(dtype)
+    x.flat[0] = 0.0  # the derivative at exactly 0 is 0 on both paths
+    out_t, mask_t = tuned.relu_forward(x)
+    out_r, mask_r = ops.relu_forward(x)
+    np.testing.assert_array_equal(out_t, out_r)
+    np.testing.assert_array_equal(mask_t, mask_r)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_whole_training_step_is_the_same_on_both_paths(dtype):
+    """Loss and every parameter gradient of the course's net, on a real-sized batch."""
+    rng = np.random.default_rng(5)
+    x = rng.random((8, 1, 28, 28)).astype(dtype)
+    targets = rng.integers(0, 10, size=8)
+    results = []
+    for fast in (True, False):
+        model = lenet(np.random.default_rng(11), dtype)
+        loss_fn = cnnlib.nn.CrossEntropyLoss()
+        with cnnlib.fast_kernels(fast):
+            loss = loss_fn(model(x), targets)
+            model.backward(loss_fn.backward())
+        grads = {name: p.grad for name, p in model.named_parameters()}
+        results.append((loss, grads))
+    (loss_t, grads_t), (loss_r, grads_r) = results
+    assert_close(np.asarray(loss_t), np.asarray(loss_r), dtype)
+    assert grads_t.keys() == grads_r.keys()
+    for name in grads_t:
+        assert_close(grads_t[name], grads_r[name], dtype)
+
+
+def test_the_switch_works_as_a_function_and_as_a_context_manager():
+    assert cnnlib.fast_kernels_enabled()
+    with cnnlib.fast_kernels(False):
+        assert not cnnlib.fast_kernels_enabled()
+        _, cache = cnnlib.functional.conv2d_forward(
+            np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+        )
+        assert isinstance(cache, ops.Conv2dCache)
+    assert cnnlib.fast_kernels_enabled()
+    cnnlib.fast_kernels(False)
+    try:
+        assert not cnnlib.fast_kernels_enabled()
+    finally:
+        cnnlib.fast_kernels(True)
+    _, cache = cnnlib.functional.conv2d_forward(
+        np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+    )
+    assert isinstance(cache, tuned.Conv2dCache)
+    with pytest.raises(ValueError, match="enabled must be True or False"):
+        cnnlib.fast_kernels("no")
+
+
+def test_a_backward_follows_the_path_of_its_forward():
+    """Switching between forward and backward must not mix the paths' caches."""
+    x, weight = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3))
+    out, cache = cnnlib.functional.conv2d_forward(x, weight)
+    with cnnlib.fast_kernels(False):
+        grads = cnnlib.functional.conv2d_backward(np.ones(out.shape), cache)
+    expected = ops.conv2d_backward(np.ones(out.shape), ops.conv2d_forward(x, weight)[1])
+    for got, want in zip(grads[:2], expected[:2]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
