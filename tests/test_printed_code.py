@@ -1,0 +1,109 @@
+"""The code the book prints is the code a learner can read.
+
+* No chapter prints a tuned kernel: every ``inspect.getsource`` / ``literalinclude``
+  target lies outside ``cnnlib/tuned``, and no stored output holds a tuned function's
+  source.
+* Every printed listing fits the book's 88-column code column.
+* The library is formatted (ruff, line length 88) and no line of it is wider than
+  88 characters, docstrings and comments included, so any function a chapter prints
+  fits the page.
+"""
+
+import importlib
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = 88
+NOTEBOOKS = sorted(
+    p
+    for p in (ROOT / "chapters").rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
+GETSOURCE = re.compile(r"getsource\(([^)]*)\)")
+
+
+def tuned_sources() -> dict[str, str]:
+    """``{qualified name: first three lines of source}`` of every tuned function."""
+    found = {}
+    for module_name in ("activation", "conv", "im2col", "pooling"):
+        module = importlib.import_module(f"cnnlib.tuned.{module_name}")
+        for name, value in vars(module).items():
+            if inspect.isfunction(value) and value.__module__ == module.__name__:
+                head = "".join(inspect.getsourcelines(value)[0][:3])
+                found[f"{module.__name__}.{name}"] = head
+    return found
+
+
+def cells(path: Path):
+    return json.loads(path.read_text())["cells"]
+
+
+def printed_listings(path: Path):
+    """(cell index, printed text) of each code cell that prints library source."""
+    for index, cell in enumerate(cells(path)):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and GETSOURCE.search(source):
+            text = "".join(
+                "".join(output.get("text", ""))
+                for output in cell.get("outputs", [])
+                if output.get("output_type") == "stream"
+            )
+            yield index, source, text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_chapter_prints_a_tuned_kernel(path):
+    for index, cell in enumerate(cells(path)):
+        source = "".join(cell["source"])
+        for target in GETSOURCE.findall(source):
+            assert "tuned" not in target, f"cell {index} prints {target}"
+        assert not re.search(r"literalinclude[^\n]*cnnlib/tuned", source), index
+    outputs = "".join(text for _, _, text in printed_listings(path))
+    for name, head in tuned_sources().items():
+        assert head not in outputs, f"{path.name} prints the tuned {name}"
+
+
+def test_the_tuned_sources_are_recognised():
+    """The check above must know the tuned functions, or it could not fail."""
+    sources = tuned_sources()
+    assert "cnnlib.tuned.im2col.copy_blocks" in sources
+    assert "cnnlib.tuned.conv.conv2d_backward" in sources
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_printed_listings_fit_the_code_column(path):
+    for index, _, text in printed_listings(path):
+        wide = [line for line in text.splitlines() if len(line) > COLUMNS]
+        assert not wide, f"cell {index} prints {len(wide)} lines wider than {COLUMNS}"
+
+
+def test_some_chapter_prints_library_code():
+    assert any(list(printed_listings(path)) for path in NOTEBOOKS)
+
+
+def test_no_library_line_is_wider_than_the_code_column():
+    wide = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "cnnlib").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if len(line) > COLUMNS
+    ]
+    assert not wide, f"{len(wide)} lines over {COLUMNS} columns: {wide[:10]}"
+
+
+def test_the_library_is_formatted():
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run(
+        [str(ruff), "format", "--check", "--diff", "cnnlib"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
