@@ -136,6 +136,24 @@ def _vector(bias, length: int, weight, *, strict: bool):
     return bias.astype(weight.dtype, copy=False)
 
 
+def _input_weight_bias(x, weight, bias, layouts, *, strict):
+    """``x``, ``weight`` and ``bias`` of a layer whose axis 1 of ``x`` and ``weight``
+    must agree; ``layouts`` = (x's, weight's, the name of axis 1)."""
+    x_layout, weight_layout, axis_name = layouts
+    array = float_array if strict else real_array
+    x = array(x, "x", x_layout.count(",") + 1, x_layout)
+    weight = array(weight, "weight", weight_layout.count(",") + 1, weight_layout)
+    if strict:
+        same_dtype(x, "x", weight, "weight")
+    weight = weight.astype(x.dtype, copy=False)
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} {axis_name} (shape {x.shape}) but weight expects "
+            f"{weight.shape[1]} (shape {weight.shape})"
+        )
+    return x, weight, _vector(bias, weight.shape[0], weight, strict=strict)
+
+
 def _output_size(op, x_shape, kernel, stride, padding, dilation, what):
     from .shapes import conv_output_size  # shapes uses pair() from here
 
@@ -157,18 +175,8 @@ def conv2d_args(x, weight, bias, stride, padding, dilation, *, strict=True):
     (the loops) also takes lists and integers, and casts weight and bias to ``x``'s
     dtype.
     """
-    array = float_array if strict else real_array
-    x = array(x, "x", 4, "(N, C_in, H, W)")
-    weight = array(weight, "weight", 4, "(C_out, C_in, kh, kw)")
-    if strict:
-        same_dtype(x, "x", weight, "weight")
-    weight = weight.astype(x.dtype, copy=False)
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"x has {x.shape[1]} channels (shape {x.shape}) but weight expects "
-            f"{weight.shape[1]} (shape {weight.shape})"
-        )
-    bias = _vector(bias, weight.shape[0], weight, strict=strict)
+    layouts = ("(N, C_in, H, W)", "(C_out, C_in, kh, kw)", "channels")
+    x, weight, bias = _input_weight_bias(x, weight, bias, layouts, strict=strict)
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     padding = pair(padding, "padding", allow_zero=True)
     kernel = weight.shape[2:]
@@ -205,18 +213,8 @@ def linear_args(x, weight, bias, *, strict=True):
 
     Returns ``(x, weight, bias)``.
     """
-    array = float_array if strict else real_array
-    x = array(x, "x", 2, "(N, in_features)")
-    weight = array(weight, "weight", 2, "(out_features, in_features)")
-    if strict:
-        same_dtype(x, "x", weight, "weight")
-    weight = weight.astype(x.dtype, copy=False)
-    if x.shape[1] != weight.shape[1]:
-        raise ValueError(
-            f"x has {x.shape[1]} features (shape {x.shape}) but weight expects "
-            f"{weight.shape[1]} (shape {weight.shape})"
-        )
-    return x, weight, _vector(bias, weight.shape[0], weight, strict=strict)
+    layouts = ("(N, in_features)", "(out_features, in_features)", "features")
+    return _input_weight_bias(x, weight, bias, layouts, strict=strict)
 
 
 def targets_for(logits, targets, *, strict=True):
