@@ -1,43 +1,58 @@
-"""cnnlib against torch on this machine, side by side in one run: the three ratios of the course's targets.
+r"""cnnlib against torch on this machine, side by side in one run: the three ratios of
+the course's targets.
 
-1. conv2d forward + backward for the two convolutions of the MNIST net (target: cnnlib <= 2x torch);
-2. one whole training step (forward, backward, Adam) of the net at batch 64 on real MNIST batches (target: <= 1.5x torch);
-3. with ``--train``: wall time (training only, evaluation excluded) until the test accuracy reaches 99.0 %,
-   both libraries with the same recipe, net, data order and initial weights, trained alternately epoch by epoch.
+1. conv2d forward + backward for the two convolutions of the MNIST net
+   (target: cnnlib <= 2x torch);
+2. one whole training step (forward, backward, Adam) of the net at batch 64 on real
+   MNIST batches (target: <= 1.5x torch);
+3. with ``--train``: wall time (training only, evaluation excluded) until the test
+   accuracy reaches 99.0 %, both libraries with the same recipe, net, data order and
+   initial weights, trained alternately epoch by epoch.
 
-The two libraries are timed alternately, several rounds, with a pause between them (BLAS and OpenMP
-threads keep spinning after a call and would steal CPU from the other library); medians are reported.
-The machine's load changes the absolute numbers a lot; compare the ratios.
+The two libraries are timed alternately, several rounds, with a pause between them (BLAS
+and OpenMP threads keep spinning after a call and would steal CPU from the other
+library); medians are reported. The machine's load changes the absolute numbers a lot;
+compare the ratios.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/cnnlib_vs_torch.py            # ratios 1 and 2 (about a minute)
-    .venv/bin/python benchmarks/cnnlib_vs_torch.py --train    # plus ratio 3 (a few minutes)
-    .venv/bin/python benchmarks/cnnlib_vs_torch.py --threads 1 --clock cpu   # steadier on a busy machine
-    .venv/bin/python benchmarks/cnnlib_vs_torch.py --memory channels-last    # convolutions on channels-last arrays
+    # ratios 1 and 2 (about a minute)
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py
+    # plus ratio 3 (a few minutes)
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --train
+    # steadier on a busy machine
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --threads 1 --clock cpu
+    # convolutions on channels-last arrays
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --memory channels-last
 
-The convolutions get C-ordered NCHW arrays by default, as a user passes them; cnnlib then spends part of its
-time on two transposing copies into its channels-last layout. ``--memory channels-last`` gives both libraries
-channels-last input and output gradients instead: cnnlib's layout between its own layers, and torch's
-``channels_last`` memory format.
+The convolutions get C-ordered NCHW arrays by default, as a user passes them; cnnlib
+then spends part of its time on two transposing copies into its channels-last layout.
+``--memory channels-last`` gives both libraries channels-last input and output gradients
+instead: cnnlib's layout between its own layers, and torch's ``channels_last`` memory
+format.
 
-On a machine shared with other jobs, multi-threaded BLAS/OpenMP calls wait for a second core and the
-timings become meaningless (tens of ms for a 1 ms op); use ``--threads 1 --clock cpu`` there (CPU time of
-this process, which other jobs disturb much less than the wall clock). The time to 99 % is always wall time.
+On a machine shared with other jobs, multi-threaded BLAS/OpenMP calls wait for a second
+core and the timings become meaningless (tens of ms for a 1 ms op); use
+``--threads 1 --clock cpu`` there (CPU time of this process, which other jobs disturb
+much less than the wall clock). The time to 99 % is always wall time.
 
-Both libraries allocate fresh arrays for their temporaries on every call. With glibc's default settings,
-freed memory at the top of the heap goes back to the operating system once more than about twice the
-largest recent block is free, and the next call faults every page in again: in some runs, not others,
-that added ~0.9 ms to cnnlib's conv 16 -> 32 (about 1.3 ms of work) and ~2.8 ms to torch's conv 1 -> 16
-(about 0.8 ms). To compare the libraries rather than that heuristic, the benchmark asks glibc (mallopt) to
-keep freed memory for reuse; ``--malloc default`` leaves glibc as it is. The header says which.
+Both libraries allocate fresh arrays for their temporaries on every call. With glibc's
+default settings, freed memory at the top of the heap goes back to the operating system
+once more than about twice the largest recent block is free, and the next call faults
+every page in again: in some runs, not others, that added ~0.9 ms to cnnlib's
+conv 16 -> 32 (about 1.3 ms of work) and ~2.8 ms to torch's conv 1 -> 16 (about
+0.8 ms). To compare the libraries rather than that heuristic, the benchmark asks glibc
+(mallopt) to keep freed memory for reuse; ``--malloc default`` leaves glibc as it is.
+The header says which.
 
-The header names the OpenBLAS kernel family NumPy runs. Some machines set ``OPENBLAS_CORETYPE`` (and
-``OPENBLAS_L2_SIZE``) in the environment to keep older OpenBLAS builds off kernels that misbehave there;
-on an AVX-512 CPU that pins NumPy to the slower AVX2 ("Haswell") kernels, while torch picks its own. To
-compare the libraries as they run by default, unset both for the benchmark command alone::
+The header names the OpenBLAS kernel family NumPy runs. Some machines set
+``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) in the environment to keep older
+OpenBLAS builds off kernels that misbehave there; on an AVX-512 CPU that pins NumPy to
+the slower AVX2 ("Haswell") kernels, while torch picks its own. To compare the libraries
+as they run by default, unset both for the benchmark command alone::
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/cnnlib_vs_torch.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        .venv/bin/python benchmarks/cnnlib_vs_torch.py
 """
 
 from __future__ import annotations
@@ -48,9 +63,13 @@ import os
 import sys
 import time
 
-if "--threads" in sys.argv:  # must be set before NumPy and torch start their thread pools
+if (
+    "--threads" in sys.argv
+):  # must be set before NumPy and torch start their thread pools
     _threads = sys.argv[sys.argv.index("--threads") + 1]
-    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = _threads
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = os.environ[
+        "MKL_NUM_THREADS"
+    ] = _threads
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -63,22 +82,32 @@ from cnnlib.training import evaluate, train_step  # noqa: E402
 
 PAUSE = 0.3  # seconds between the two libraries' timings
 CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
-CONV_SHAPES = [  # (N, C_in, H, W, C_out, k): the two convolutions of the MNIST net at batch 64
+# (N, C_in, H, W, C_out, k): the two convolutions of the MNIST net at batch 64
+CONV_SHAPES = [
     (64, 1, 28, 28, 16, 3),
     (64, 16, 13, 13, 32, 3),
 ]
 
 
 def openblas_core() -> str:
-    """The kernel family OpenBLAS chose at load time (e.g. ``Haswell``, ``SkylakeX``), or ``unknown``."""
+    """The kernel family OpenBLAS chose at load time (e.g. ``Haswell``, ``SkylakeX``),
+    or ``unknown``."""
     import ctypes
 
     try:
         with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and line.rstrip().endswith(".so")}
+            paths = {
+                line.split()[-1]
+                for line in maps
+                if "openblas" in line.lower() and line.rstrip().endswith(".so")
+            }
         for path in paths:
             library = ctypes.CDLL(path)
-            for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            for name in (
+                "scipy_openblas_get_corename64_",
+                "scipy_openblas_get_corename",
+                "openblas_get_corename",
+            ):
                 if hasattr(library, name):
                     function = getattr(library, name)
                     function.restype = ctypes.c_char_p
@@ -89,25 +118,32 @@ def openblas_core() -> str:
 
 
 def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed memory in the heap for reuse; ``False`` where that is not possible.
+    """Ask glibc to keep freed memory in the heap for reuse; ``False`` where that is not
+    possible.
 
-    Same effect as starting Python with ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` set; changes
-    this process only.
+    Same effect as starting Python with ``MALLOC_MMAP_THRESHOLD_`` and
+    ``MALLOC_TRIM_THRESHOLD_`` set; changes this process only.
     """
     import ctypes
 
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+    except (
+        OSError,
+        AttributeError,
+    ):  # not glibc (macOS, Windows, musl without mallopt)
         return False
-    # Blocks up to 32 MiB (glibc's ceiling for this setting) come from the heap, and up to 256 MiB of free
-    # heap is kept before any is returned.
-    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(M_TRIM_THRESHOLD, 256 * 2**20))
+    # Blocks up to 32 MiB (glibc's ceiling for this setting) come from the heap, and up
+    # to 256 MiB of free heap is kept before any is returned.
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(
+        mallopt(M_TRIM_THRESHOLD, 256 * 2**20)
+    )
 
 
 def median_time(function, repeats: int, warmup: int = 3) -> float:
-    """Median time of ``function()`` in seconds (wall clock, or this process's CPU time with ``--clock cpu``)."""
+    """Median time of ``function()`` in seconds (wall clock, or this process's CPU time
+    with ``--clock cpu``)."""
     for _ in range(warmup):
         function()
     times = []
@@ -121,8 +157,10 @@ def median_time(function, repeats: int, warmup: int = 3) -> float:
 def cnnlib_net(seed: int):
     rng = np.random.default_rng(seed)
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(800, 120, rng=rng), nn.ReLU(), nn.Linear(120, 10, rng=rng),
+        nn.Conv2d(1, 16, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(800, 120, rng=rng), nn.ReLU(), nn.Linear(120, 10, rng=rng),
     )  # fmt: skip
 
 
@@ -130,24 +168,29 @@ def torch_net_like(model) -> torch.nn.Sequential:
     """The same architecture in torch, with ``model``'s weights."""
     t = torch.nn
     net = t.Sequential(
-        t.Conv2d(1, 16, 3), t.ReLU(), t.MaxPool2d(2), t.Conv2d(16, 32, 3), t.ReLU(), t.MaxPool2d(2),
-        t.Flatten(), t.Linear(800, 120), t.ReLU(), t.Linear(120, 10),
+        t.Conv2d(1, 16, 3), t.ReLU(), t.MaxPool2d(2),
+        t.Conv2d(16, 32, 3), t.ReLU(), t.MaxPool2d(2),
+        t.Flatten(),
+        t.Linear(800, 120), t.ReLU(), t.Linear(120, 10),
     )  # fmt: skip
     net.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     return net
 
 
 def channels_last(array: np.ndarray) -> np.ndarray:
-    """The same ``(N, C, H, W)`` values, stored channels-last: what cnnlib's layers hand each other."""
+    """The same ``(N, C, H, W)`` values, stored channels-last: what cnnlib's layers hand
+    each other."""
     return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 def conv_functions(shape, rng, memory: str = "nchw"):
-    """``(cnnlib_fn, torch_fn)`` each running one conv2d forward + backward (all gradients).
+    """``(cnnlib_fn, torch_fn)`` each running one conv2d forward + backward (all
+    gradients).
 
-    ``memory="nchw"``: C-ordered NCHW arrays, as a user passes them. ``"channels-last"``: input and output
-    gradient stored channels-last for both libraries (cnnlib's own layout between layers; torch's
-    ``channels_last`` memory format), weights as they are.
+    ``memory="nchw"``: C-ordered NCHW arrays, as a user passes them.
+    ``"channels-last"``: input and output gradient stored channels-last for both
+    libraries (cnnlib's own layout between layers; torch's ``channels_last`` memory
+    format), weights as they are.
     """
     n, c_in, h, w, c_out, k = shape
     x = rng.random((n, c_in, h, w), dtype=np.float32)
@@ -161,10 +204,15 @@ def conv_functions(shape, rng, memory: str = "nchw"):
         _, cache = F.conv2d_forward(x, weight, bias)
         F.conv2d_backward(grad_output, cache)
 
-    # torch.from_numpy keeps the strides, so channels-last arrays become channels_last tensors.
+    # torch.from_numpy keeps the strides, so channels-last arrays become channels_last
+    # tensors.
     tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, weight, bias))
     tg = torch.from_numpy(grad_output)
-    assert tx.is_contiguous(memory_format=torch.channels_last if memory == "channels-last" else torch.contiguous_format)
+    assert tx.is_contiguous(
+        memory_format=torch.channels_last
+        if memory == "channels-last"
+        else torch.contiguous_format
+    )
 
     def theirs():
         tx.grad = tw.grad = tb.grad = None
@@ -174,14 +222,24 @@ def conv_functions(shape, rng, memory: str = "nchw"):
 
 
 def step_functions(seed: int, x_train, y_train, num_steps: int = 50):
-    """``(cnnlib_fn, torch_fn)`` each running one training step of the net (batch 64, Adam) per call.
+    """``(cnnlib_fn, torch_fn)`` each running one training step of the net (batch 64,
+    Adam) per call.
 
-    The steps cycle through ``num_steps`` real MNIST training batches (both libraries the same ones, in the
-    same order), as training does. Real digits matter: how fast a net runs depends on its data (torch's
-    max pooling, for one, runs about twice as fast on digits, mostly zeros after the first ReLU, as on
-    uniform noise), and repeating one batch would drive the loss to zero.
+    The steps cycle through ``num_steps`` real MNIST training batches (both libraries
+    the same ones, in the same order), as training does. Real digits matter: how fast a
+    net runs depends on its data (torch's max pooling, for one, runs about twice as fast
+    on digits, mostly zeros after the first ReLU, as on uniform noise), and repeating
+    one batch would drive the loss to zero.
     """
-    batches = list(iterate_minibatches(x_train[: 64 * num_steps], y_train[: 64 * num_steps], 64, shuffle=True, seed=seed))
+    batches = list(
+        iterate_minibatches(
+            x_train[: 64 * num_steps],
+            y_train[: 64 * num_steps],
+            64,
+            shuffle=True,
+            seed=seed,
+        )
+    )
     torch_batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
     model = cnnlib_net(seed)
     reference = torch_net_like(model)
@@ -202,7 +260,8 @@ def step_functions(seed: int, x_train, y_train, num_steps: int = 50):
 
 
 def side_by_side(ours, theirs, rounds: int, repeats: int):
-    """Alternate the two, ``rounds`` times; return the medians over rounds of (ours, theirs, ratio)."""
+    """Alternate the two, ``rounds`` times; return the medians over rounds of (ours,
+    theirs, ratio)."""
     results = []
     for _ in range(rounds):
         a = median_time(ours, repeats)
@@ -214,26 +273,35 @@ def side_by_side(ours, theirs, rounds: int, repeats: int):
 
 
 def training_epochs(library: str, lr: float, gamma: float, seed: int, data):
-    """Train the net with ``library`` one epoch per ``next()``: Adam(lr), the rate decaying by ``gamma`` per epoch.
+    """Train the net with ``library`` one epoch per ``next()``: Adam(lr), the rate
+    decaying by ``gamma`` per epoch.
 
-    Yields ``(seconds, test accuracy)`` after each epoch; the seconds count training only, not evaluation.
+    Yields ``(seconds, test accuracy)`` after each epoch; the seconds count training
+    only, not evaluation.
     """
     (x, y), (x_test, y_test) = data
     model = cnnlib_net(seed)
     if library == "cnnlib":
-        loss_fn, optimizer = nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=lr)
+        loss_fn, optimizer = (
+            nn.CrossEntropyLoss(),
+            optim.Adam(model.parameters(), lr=lr),
+        )
     else:
         net = torch_net_like(model)
         t_optimizer = torch.optim.Adam(net.parameters(), lr=lr)
         t_x_test = torch.from_numpy(x_test)
     for epoch in itertools.count():
         start = time.perf_counter()
-        for x_batch, y_batch in iterate_minibatches(x, y, 64, shuffle=True, seed=seed + epoch):
+        for x_batch, y_batch in iterate_minibatches(
+            x, y, 64, shuffle=True, seed=seed + epoch
+        ):
             if library == "cnnlib":
                 train_step(model, loss_fn, optimizer, x_batch, y_batch)
             else:
                 t_optimizer.zero_grad()
-                torch.nn.functional.cross_entropy(net(torch.from_numpy(x_batch)), torch.from_numpy(y_batch)).backward()
+                torch.nn.functional.cross_entropy(
+                    net(torch.from_numpy(x_batch)), torch.from_numpy(y_batch)
+                ).backward()
                 t_optimizer.step()
         seconds = time.perf_counter() - start
         if library == "cnnlib":
@@ -247,14 +315,20 @@ def training_epochs(library: str, lr: float, gamma: float, seed: int, data):
         yield seconds, accuracy
 
 
-def time_to_accuracy(target: float, max_epochs: int, lr: float, gamma: float, seed: int, data) -> dict:
-    """Train both libraries until each reaches ``target`` test accuracy, alternating epoch by epoch so that a
-    slow spell of the machine falls on both rather than on whichever happened to be running.
+def time_to_accuracy(
+    target: float, max_epochs: int, lr: float, gamma: float, seed: int, data
+) -> dict:
+    """Train both libraries until each reaches ``target`` test accuracy, alternating
+    epoch by epoch so that a slow spell of the machine falls on both rather than on
+    whichever happened to be running.
 
-    Returns ``{library: (training seconds until the target, epochs)}``; the seconds are ``inf`` if the target
-    was not reached within ``max_epochs``.
+    Returns ``{library: (training seconds until the target, epochs)}``; the seconds are
+    ``inf`` if the target was not reached within ``max_epochs``.
     """
-    runs = {library: training_epochs(library, lr, gamma, seed, data) for library in ("cnnlib", "torch")}
+    runs = {
+        library: training_epochs(library, lr, gamma, seed, data)
+        for library in ("cnnlib", "torch")
+    }
     totals = dict.fromkeys(runs, 0.0)
     results = {}
     for epoch in range(1, max_epochs + 1):
@@ -263,7 +337,11 @@ def time_to_accuracy(target: float, max_epochs: int, lr: float, gamma: float, se
                 continue
             seconds, accuracy = next(run)
             totals[library] += seconds
-            print(f"    {library}: epoch {epoch}, test accuracy {accuracy:.4f}, {totals[library]:.1f} s of training", flush=True)
+            print(
+                f"    {library}: epoch {epoch}, test accuracy {accuracy:.4f}, "
+                f"{totals[library]:.1f} s of training",
+                flush=True,
+            )
             if accuracy >= target:
                 results[library] = (totals[library], epoch)
             time.sleep(PAUSE)
@@ -274,60 +352,138 @@ def time_to_accuracy(target: float, max_epochs: int, lr: float, gamma: float, se
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per measurement (median reported)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per round (median taken)")
-    parser.add_argument("--train", action="store_true", help="also measure the wall time to 99.0 %% test accuracy")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="alternating rounds per measurement (median reported)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=20, help="timed calls per round (median taken)"
+    )
+    parser.add_argument(
+        "--train",
+        action="store_true",
+        help="also measure the wall time to 99.0 %% test accuracy",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--gamma", type=float, default=0.7)
     parser.add_argument("--max-epochs", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: their own choice); "
-                        "1 gives stable ratios on a machine shared with other jobs")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="cpu: time.process_time, which other "
-                        "jobs on a busy machine disturb far less than the wall clock (meaningful with --threads 1)")
-    parser.add_argument("--malloc", choices=["keep", "default"], default="keep", help="keep: glibc keeps freed "
-                        "memory for reuse (no page faults on each call's fresh temporaries); default: glibc as it is")
-    parser.add_argument("--memory", choices=["nchw", "channels-last"], default="nchw", help="memory layout of the "
-                        "convolutions' input and output gradient, the same for both libraries (default: nchw)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for both libraries (default: their own choice); "
+        "1 gives stable ratios on a machine shared with other jobs",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: time.process_time, which other "
+        "jobs on a busy machine disturb far less than the wall clock "
+        "(meaningful with --threads 1)",
+    )
+    parser.add_argument(
+        "--malloc",
+        choices=["keep", "default"],
+        default="keep",
+        help="keep: glibc keeps freed "
+        "memory for reuse (no page faults on each call's fresh temporaries); "
+        "default: glibc as it is",
+    )
+    parser.add_argument(
+        "--memory",
+        choices=["nchw", "channels-last"],
+        default="nchw",
+        help="memory layout of the "
+        "convolutions' input and output gradient, the same for both libraries "
+        "(default: nchw)",
+    )
     args = parser.parse_args()
     allocator = "glibc default"
     if args.malloc == "keep":
-        allocator = "freed memory kept for reuse" if keep_freed_memory() else "allocator left as it is (no glibc mallopt)"
+        allocator = (
+            "freed memory kept for reuse"
+            if keep_freed_memory()
+            else "allocator left as it is (no glibc mallopt)"
+        )
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     init.manual_seed(args.seed)
-    print(f"numpy {np.__version__} (OpenBLAS {openblas_core()} kernels), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), {args.clock} clock, {allocator}")
+    print(
+        f"numpy {np.__version__} (OpenBLAS {openblas_core()} kernels), "
+        f"torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), {args.clock} clock, {allocator}"
+    )
 
     rng = np.random.default_rng(args.seed)
-    memory = "C-ordered NCHW" if args.memory == "nchw" else "channels-last (torch.channels_last)"
-    print(f"\nconv2d forward + backward (float32, {memory} arrays in, all three gradients out):")
+    memory = (
+        "C-ordered NCHW"
+        if args.memory == "nchw"
+        else "channels-last (torch.channels_last)"
+    )
+    print(
+        f"\nconv2d forward + backward (float32, {memory} arrays in, "
+        "all three gradients out):"
+    )
     conv_ratios = []
     for shape in CONV_SHAPES:
-        ours, theirs, ratio = side_by_side(*conv_functions(shape, rng, args.memory), args.rounds, args.repeats)
+        ours, theirs, ratio = side_by_side(
+            *conv_functions(shape, rng, args.memory), args.rounds, args.repeats
+        )
         conv_ratios.append(ratio)
-        print(f"  x {shape[:4]} -> {shape[4]} channels, {shape[5]}x{shape[5]}: cnnlib {ours * 1e3:6.2f} ms  torch {theirs * 1e3:6.2f} ms")
+        print(
+            f"  x {shape[:4]} -> {shape[4]} channels, {shape[5]}x{shape[5]}: "
+            f"cnnlib {ours * 1e3:6.2f} ms  torch {theirs * 1e3:6.2f} ms"
+        )
 
     data = load_mnist()
     (x_train, y_train), _ = data
-    ours, theirs, step_ratio = side_by_side(*step_functions(args.seed, x_train, y_train), args.rounds, args.repeats)
-    print(f"\ntraining step (batch 64, forward + backward + Adam): cnnlib {ours * 1e3:.2f} ms  torch {theirs * 1e3:.2f} ms")
+    ours, theirs, step_ratio = side_by_side(
+        *step_functions(args.seed, x_train, y_train), args.rounds, args.repeats
+    )
+    print(
+        "\ntraining step (batch 64, forward + backward + Adam): "
+        f"cnnlib {ours * 1e3:.2f} ms  torch {theirs * 1e3:.2f} ms"
+    )
 
-    print("\nRATIOS (cnnlib / torch, lower is better; medians over alternating rounds):")
+    print(
+        "\nRATIOS (cnnlib / torch, lower is better; medians over alternating rounds):"
+    )
     for shape, ratio in zip(CONV_SHAPES, conv_ratios):
-        print(f"  conv2d fwd+bwd, {shape[1]:>2} -> {shape[4]:<2} channels : {ratio:5.2f}   (target <= 2.0)")
+        print(
+            f"  conv2d fwd+bwd, {shape[1]:>2} -> {shape[4]:<2} channels : "
+            f"{ratio:5.2f}   (target <= 2.0)"
+        )
     print(f"  training step                  : {step_ratio:5.2f}   (target <= 1.5)")
 
     if args.train:
-        print(f"\ntime to 99.0 % test accuracy (Adam lr {args.lr}, x{args.gamma} per epoch, batch 64, seed {args.seed}):")
-        results = time_to_accuracy(0.99, args.max_epochs, args.lr, args.gamma, args.seed, data)
-        (ours, ours_epochs), (theirs, theirs_epochs) = results["cnnlib"], results["torch"]
-        print(f"  cnnlib {ours:.1f} s ({ours_epochs} epochs), torch {theirs:.1f} s ({theirs_epochs} epochs)")
+        print(
+            f"\ntime to 99.0 % test accuracy (Adam lr {args.lr}, "
+            f"x{args.gamma} per epoch, batch 64, seed {args.seed}):"
+        )
+        results = time_to_accuracy(
+            0.99, args.max_epochs, args.lr, args.gamma, args.seed, data
+        )
+        (ours, ours_epochs), (theirs, theirs_epochs) = (
+            results["cnnlib"],
+            results["torch"],
+        )
+        print(
+            f"  cnnlib {ours:.1f} s ({ours_epochs} epochs), "
+            f"torch {theirs:.1f} s ({theirs_epochs} epochs)"
+        )
         print(f"  time-to-99.0% ratio            : {ours / theirs:5.2f}")
-        # The epoch count is a threshold effect (float rounding can move 99.0 % by an epoch); time per epoch is not.
-        print(f"  time-per-epoch ratio           : {(ours / ours_epochs) / (theirs / theirs_epochs):5.2f}")
+        # The epoch count is a threshold effect (float rounding can move 99.0 % by an
+        # epoch); time per epoch is not.
+        print(
+            "  time-per-epoch ratio           : "
+            f"{(ours / ours_epochs) / (theirs / theirs_epochs):5.2f}"
+        )
 
 
 if __name__ == "__main__":

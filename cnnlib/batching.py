@@ -1,4 +1,5 @@
-"""Mini-batches: split a data set into consecutive batches, optionally in a seeded random order."""
+"""Mini-batches: split a data set into consecutive batches, optionally in a seeded
+random order."""
 
 from __future__ import annotations
 
@@ -31,16 +32,19 @@ def iterate_minibatches(
     Args:
         x: ``(N, ...)``; y: ``(N, ...)`` (same ``N``).
         batch_size: samples per batch; the last batch is smaller unless ``drop_last``.
-        shuffle: visit the samples in a random order drawn from ``np.random.default_rng(seed)``; the same
-            seed gives the same order (pass e.g. ``seed=epoch`` for a new order every epoch).
+        shuffle: visit the samples in a random order drawn from
+            ``np.random.default_rng(seed)``; the same seed gives the same order (pass
+            e.g. ``seed=epoch`` for a new order every epoch).
 
     Yields:
-        ``x_batch: (B, ...)`` and ``y_batch: (B, ...)``; copies when shuffled, views otherwise.
+        ``x_batch: (B, ...)`` and ``y_batch: (B, ...)``; copies when shuffled, views
+        otherwise.
     """
     batch_size = positive_int(batch_size, "batch_size")
     if len(x) != len(y):
         raise ValueError(
-            f"x and y must have the same number of samples, got x shape {np.shape(x)} and y shape {np.shape(y)}"
+            f"x and y must have the same number of samples, got x shape {np.shape(x)} "
+            f"and y shape {np.shape(y)}"
         )
     if shuffle and seed is None:
         raise ValueError(

@@ -1,16 +1,17 @@
-"""MNIST from the IDX files in ``data/mnist/``, read with our own code and checked against known sums.
+"""MNIST from the IDX files in ``data/mnist/``, read with our own code and checked
+against known sums.
 
 The IDX format (LeCun et al.) is a tiny binary header followed by raw bytes:
 
-* 2 zero bytes, 1 byte giving the element type (``0x08`` = unsigned byte), 1 byte giving the
-  number of dimensions ``ndim``;
+* 2 zero bytes, 1 byte giving the element type (``0x08`` = unsigned byte), 1 byte giving
+  the number of dimensions ``ndim``;
 * ``ndim`` big-endian 32-bit sizes;
 * the data, ``prod(sizes)`` elements in C order.
 
-So the magic number of an image file is ``0x00000803`` (3 dimensions: N, 28, 28) and that of a
-label file ``0x00000801`` (1 dimension: N). The files are stored gzipped; the SHA-256 sums in
-``data/mnist/SHA256SUMS`` are of the *uncompressed* bytes, so any corruption is caught whether it
-breaks the gzip stream or not.
+So the magic number of an image file is ``0x00000803`` (3 dimensions: N, 28, 28) and
+that of a label file ``0x00000801`` (1 dimension: N). The files are stored gzipped; the
+SHA-256 sums in ``data/mnist/SHA256SUMS`` are of the *uncompressed* bytes, so any
+corruption is caught whether it breaks the gzip stream or not.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ __all__ = [
     "read_checksums",
 ]
 
-#: Where the course keeps MNIST: ``data/mnist`` at the repository root. ``CNNLIB_MNIST_DIR`` overrides it.
+#: Where the course keeps MNIST: ``data/mnist`` at the repository root.
+#: ``CNNLIB_MNIST_DIR`` overrides it.
 DEFAULT_MNIST_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
 
 #: The four files, as ``(images, labels)`` per split.
@@ -46,7 +48,8 @@ _IDX_UBYTE = 0x08
 
 
 def read_checksums(path: Path) -> dict[str, str]:
-    """Read a ``sha256sum``-style file (``<hex>  <name>`` per line) into ``{name: hex}``."""
+    """Read a ``sha256sum``-style file (``<hex>  <name>`` per line) into
+    ``{name: hex}``."""
     sums = {}
     for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
         if not line.strip():
@@ -71,7 +74,8 @@ def _read_bytes(path: Path) -> bytes:
             return handle.read()
     except (OSError, EOFError, zlib.error) as error:
         raise ValueError(
-            f"{path}: not a valid gzip file ({error}); the file is truncated or corrupted"
+            f"{path}: not a valid gzip file ({error}); the file is truncated or "
+            "corrupted"
         ) from error
 
 
@@ -82,17 +86,20 @@ def read_idx(
 
     Args:
         path: the file, gzipped (``.gz``) or not.
-        expected_sha256: hex SHA-256 of the uncompressed bytes; checked before parsing when given.
-        expected_ndim: the number of dimensions the magic number must announce (3 for images, 1 for labels).
+        expected_sha256: hex SHA-256 of the uncompressed bytes; checked before parsing
+            when given.
+        expected_ndim: the number of dimensions the magic number must announce (3 for
+            images, 1 for labels).
 
     Returns:
-        ``uint8`` array whose shape is the sizes in the header, e.g. ``(60000, 28, 28)``.
+        ``uint8`` array whose shape is the sizes in the header, e.g.
+        ``(60000, 28, 28)``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the gzip stream is broken, the checksum differs, the magic number is not
-            the expected one, or the file is shorter or longer than its header says. The
-            message names the file and what was expected.
+        ValueError: the gzip stream is broken, the checksum differs, the magic number is
+            not the expected one, or the file is shorter or longer than its header says.
+            The message names the file and what was expected.
     """
     path = Path(path)
     raw = _read_bytes(path)
@@ -100,12 +107,14 @@ def read_idx(
         actual = hashlib.sha256(raw).hexdigest()
         if actual != expected_sha256.lower():
             raise ValueError(
-                f"{path}: SHA-256 of the uncompressed contents is {actual}, expected {expected_sha256.lower()}; "
-                "the file is corrupted or is not the original MNIST file"
+                f"{path}: SHA-256 of the uncompressed contents is {actual}, expected "
+                f"{expected_sha256.lower()}; the file is corrupted or is not the "
+                "original MNIST file"
             )
     if len(raw) < 4:
         raise ValueError(
-            f"{path}: {len(raw)} bytes is too short for an IDX header (at least 4 bytes expected)"
+            f"{path}: {len(raw)} bytes is too short for an IDX header (at least 4 "
+            "bytes expected)"
         )
     zero0, zero1, dtype_code, ndim = raw[:4]
     magic = int.from_bytes(raw[:4], "big")
@@ -118,7 +127,10 @@ def read_idx(
         if expected_ndim is None:
             want = "0x000008NN (unsigned bytes, NN = number of dimensions)"
         else:
-            want = f"0x{_IDX_UBYTE << 8 | expected_ndim:08x} (unsigned bytes, {expected_ndim} dimensions)"
+            want = (
+                f"0x{_IDX_UBYTE << 8 | expected_ndim:08x} "
+                f"(unsigned bytes, {expected_ndim} dimensions)"
+            )
         hint = (
             "; it looks gzipped, so its name should end in .gz"
             if raw[:2] == b"\x1f\x8b"
@@ -130,7 +142,8 @@ def read_idx(
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise ValueError(
-            f"{path}: truncated header, {len(raw)} bytes for a {ndim}-dimensional IDX file that needs {header_size}"
+            f"{path}: truncated header, {len(raw)} bytes for a {ndim}-dimensional IDX "
+            f"file that needs {header_size}"
         )
     shape = tuple(
         int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
@@ -139,9 +152,11 @@ def read_idx(
     if len(raw) != expected_size:
         problem = "truncated" if len(raw) < expected_size else "has trailing bytes"
         raise ValueError(
-            f"{path}: {problem}: {len(raw)} bytes, expected {expected_size} for shape {shape}"
+            f"{path}: {problem}: {len(raw)} bytes, expected {expected_size} for shape "
+            f"{shape}"
         )
-    # frombuffer gives a read-only view of `raw`; copy so callers own a normal writable array.
+    # frombuffer gives a read-only view of `raw`; copy so callers own a normal writable
+    # array.
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
 
 
@@ -154,15 +169,17 @@ def _find(directory: Path, name: str) -> Path:
 
 
 def load_split_uint8(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
-    """Load one split of MNIST as stored: what ``keras.datasets.mnist.load_data()`` returns for it.
+    """Load one split of MNIST as stored: what ``keras.datasets.mnist.load_data()``
+    returns for it.
 
     Args:
         split: ``"train"`` (60,000 digits) or ``"test"`` (10,000 digits).
-        root: folder holding the IDX files and ``SHA256SUMS``; defaults to ``CNNLIB_MNIST_DIR``
-            if set, else :data:`DEFAULT_MNIST_DIR`.
+        root: folder holding the IDX files and ``SHA256SUMS``; defaults to
+            ``CNNLIB_MNIST_DIR`` if set, else :data:`DEFAULT_MNIST_DIR`.
 
     Returns:
-        ``images``: ``(N, 28, 28)`` uint8 grey levels 0..255; ``labels``: ``(N,)`` uint8 digits 0..9.
+        ``images``: ``(N, 28, 28)`` uint8 grey levels 0..255; ``labels``: ``(N,)`` uint8
+        digits 0..9.
     """
     if split not in MNIST_FILES:
         raise ValueError(f"split must be one of {sorted(MNIST_FILES)}, got {split!r}")
@@ -183,7 +200,8 @@ def load_split_uint8(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
     labels = read_idx(_find(directory, label_name), sums[label_name], expected_ndim=1)
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
-            f"{directory}: {image_name} holds {images.shape[0]} images but {label_name} holds {labels.shape[0]} labels"
+            f"{directory}: {image_name} holds {images.shape[0]} images but "
+            f"{label_name} holds {labels.shape[0]} labels"
         )
     return images, labels
 
@@ -199,19 +217,22 @@ def load_split(split: str, root=None) -> tuple[np.ndarray, np.ndarray]:
         ``labels``: ``(N,)`` int64 digits 0..9.
     """
     images, labels = load_split_uint8(split, root)
-    # Scale to [0, 1] in float32: the range the network's initial weights are designed for.
+    # Scale to [0, 1] in float32: the range the network's initial weights are designed
+    # for.
     x = (images.astype(np.float32) / np.float32(255.0))[:, np.newaxis, :, :]
     return x, labels.astype(np.int64)
 
 
 def load_mnist(root=None):
-    """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, the order Keras users know.
+    """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, the order Keras users
+    know.
 
     Returns:
-        ``x_train``: ``(60000, 1, 28, 28)`` float32 in [0, 1]; ``y_train``: ``(60000,)`` int64;
-        ``x_test``: ``(10000, 1, 28, 28)`` float32 in [0, 1]; ``y_test``: ``(10000,)`` int64.
+        ``x_train``: ``(60000, 1, 28, 28)`` float32 in [0, 1]; ``y_train``: ``(60000,)``
+        int64; ``x_test``: ``(10000, 1, 28, 28)`` float32 in [0, 1]; ``y_test``:
+        ``(10000,)`` int64.
 
-    Every file is checked against ``SHA256SUMS`` first, so a corrupted download fails loudly
-    with the file's name rather than training on garbage.
+    Every file is checked against ``SHA256SUMS`` first, so a corrupted download fails
+    loudly with the file's name rather than training on garbage.
     """
     return load_split("train", root), load_split("test", root)

@@ -1,14 +1,17 @@
-"""Gradient checking: compare a hand-written backward with centered finite differences, in float64.
+"""Gradient checking: compare a hand-written backward with centered finite differences,
+in float64.
 
-A backward function computes the gradient of a *scalar* loss. To check it for an op with a big output we
-project the output on a fixed random upstream gradient ``G``: ``L(inputs) = sum(G * op(inputs))``. Then
-``dL/d input`` is exactly what ``backward(G)`` must return, and each of its entries can be estimated by
-centered differences ``(L(x + eps) - L(x - eps)) / (2 eps)``, whose error is ``O(eps**2)``.
+A backward function computes the gradient of a *scalar* loss. To check it for an op with
+a big output we project the output on a fixed random upstream gradient ``G``:
+``L(inputs) = sum(G * op(inputs))``. Then ``dL/d input`` is exactly what ``backward(G)``
+must return, and each of its entries can be estimated by centered differences
+``(L(x + eps) - L(x - eps)) / (2 eps)``, whose error is ``O(eps**2)``.
 
-The result is the relative error ``||analytic - numeric|| / max(||analytic||, ||numeric||)`` (Euclidean norms
-over all entries). In float64 with ``eps = 1e-6`` a correct backward gives about 1e-10; the course's
-threshold is ``1e-7`` per layer. Max pooling and ReLU have kinks: keep inputs away from ties and zero
-(random normal inputs are, with overwhelming probability).
+The result is the relative error
+``||analytic - numeric|| / max(||analytic||, ||numeric||)`` (Euclidean norms over all
+entries). In float64 with ``eps = 1e-6`` a correct backward gives about 1e-10; the
+course's threshold is ``1e-7`` per layer. Max pooling and ReLU have kinks: keep inputs
+away from ties and zero (random normal inputs are, with overwhelming probability).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ __all__ = ["relative_error", "numerical_gradient", "gradcheck", "gradcheck_modul
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """``||analytic - numeric|| / max(||analytic||, ||numeric||)``; 0.0 if both are zero. Same shapes required."""
+    """``||analytic - numeric|| / max(||analytic||, ||numeric||)``; 0.0 if both are
+    zero. Same shapes required."""
     analytic, numeric = (
         np.asarray(analytic, dtype=np.float64),
         np.asarray(numeric, dtype=np.float64),
@@ -35,10 +39,11 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 
 def numerical_gradient(loss, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Centered differences of the scalar function ``loss()`` with respect to every entry of ``array``.
+    """Centered differences of the scalar function ``loss()`` with respect to every
+    entry of ``array``.
 
-    ``array`` is perturbed **in place** one entry at a time and restored exactly afterwards; ``loss()`` must read
-    it. Returns an array of ``array``'s shape.
+    ``array`` is perturbed **in place** one entry at a time and restored exactly
+    afterwards; ``loss()`` must read it. Returns an array of ``array``'s shape.
     """
     grad = np.zeros(array.shape, dtype=np.float64)
     for index in np.ndindex(array.shape):
@@ -59,7 +64,8 @@ def _as_float64(name, value):
         )
     if value.dtype != np.float64:
         raise ValueError(
-            f"{name} must be float64 for a gradient check (float32 differences are too coarse), got {value.dtype}"
+            f"{name} must be float64 for a gradient check (float32 differences are too "
+            f"coarse), got {value.dtype}"
         )
     return value.copy()
 
@@ -67,14 +73,18 @@ def _as_float64(name, value):
 def gradcheck(
     forward, backward, inputs, *, eps: float = 1e-6, seed: int = 0
 ) -> list[float | None]:
-    """Relative error of ``backward`` against centered differences, one number per input.
+    """Relative error of ``backward`` against centered differences, one number per
+    input.
 
     Args:
-        forward: ``forward(*inputs) -> (output, cache)``, e.g. ``lambda x, w, b: conv2d_forward(x, w, b, stride=2)``.
-        backward: ``backward(grad_output, cache)`` returning one gradient or a tuple with one entry per input
-            (``None`` entries are skipped), e.g. :func:`cnnlib.functional.conv2d_backward`.
+        forward: ``forward(*inputs) -> (output, cache)``, e.g.
+            ``lambda x, w, b: conv2d_forward(x, w, b, stride=2)``.
+        backward: ``backward(grad_output, cache)`` returning one gradient or a tuple
+            with one entry per input (``None`` entries are skipped), e.g.
+            :func:`cnnlib.functional.conv2d_backward`.
         inputs: tuple of float64 arrays (copied; the originals are not touched).
-        eps: the finite-difference step. seed: for the random upstream gradient ``G ~ N(0, 1)``.
+        eps: the finite-difference step. seed: for the random upstream gradient
+            ``G ~ N(0, 1)``.
 
     Returns:
         ``[error_0, error_1, ...]`` (``None`` where backward returned ``None``).
@@ -112,20 +122,24 @@ def gradcheck(
 def gradcheck_module(
     module: Module, x: np.ndarray, *, eps: float = 1e-6, seed: int = 0
 ) -> dict[str, float]:
-    """Check a layer's (or a whole model's) ``backward``: the input gradient and every parameter gradient.
+    """Check a layer's (or a whole model's) ``backward``: the input gradient and every
+    parameter gradient.
 
     Args:
-        module: a float64 module (``module.double()``); its parameters are perturbed and restored exactly.
+        module: a float64 module (``module.double()``); its parameters are perturbed and
+            restored exactly.
         x: float64 input of the shape ``module`` takes.
 
     Returns:
-        ``{"input": error, "<parameter name>": error, ...}``; the parameter grads are left as computed for ``G``.
+        ``{"input": error, "<parameter name>": error, ...}``; the parameter grads are
+        left as computed for ``G``.
     """
     x = _as_float64("x", x)
     for name, parameter in module.named_parameters():
         if parameter.dtype != np.float64:
             raise ValueError(
-                f"parameter {name!r} is {parameter.dtype}; call module.double() before a gradient check"
+                f"parameter {name!r} is {parameter.dtype}; call module.double() before "
+                "a gradient check"
             )
     output = module(x)
     upstream = np.random.default_rng(seed).standard_normal(output.shape)

@@ -1,14 +1,19 @@
-"""Layers as objects, in the shape of ``torch.nn``: ``Module``, ``Parameter`` and the layers of a small CNN.
+"""Layers as objects, in the shape of ``torch.nn``: ``Module``, ``Parameter`` and the
+layers of a small CNN.
 
-A layer's ``forward(x)`` calls the matching op of :mod:`cnnlib.functional` and keeps its cache in **one**
-slot (``self._cache``), overwritten by the next forward pass; ``backward(grad_output)`` uses that cache,
-**adds** the parameter gradients into ``param.grad`` (accumulating, as torch does -- call ``zero_grad()``
-between steps) and returns one array, the gradient with respect to the layer's input.
+A layer's ``forward(x)`` calls the matching op of :mod:`cnnlib.functional` and keeps its
+cache in **one** slot (``self._cache``), overwritten by the next forward pass;
+``backward(grad_output)`` uses that cache, **adds** the parameter gradients into
+``param.grad`` (accumulating, as torch does -- call ``zero_grad()`` between steps) and
+returns one array, the gradient with respect to the layer's input.
 
-Inside :func:`no_grad` no cache is kept (evaluation of large batches then holds no column matrices).
-Parameter names and ``state_dict`` keys follow torch (``"0.weight"``, ``"0.bias"``, ...), so::
+Inside :func:`no_grad` no cache is kept (evaluation of large batches then holds no
+column matrices). Parameter names and ``state_dict`` keys follow torch (``"0.weight"``,
+``"0.bias"``, ...), so::
 
-    torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    torch_model.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in model.state_dict().items()}
+    )
 
 loads this model's weights into the equivalent ``torch.nn.Sequential``.
 """
@@ -25,8 +30,8 @@ from .init import torch_default_bound, uniform
 from .checks import pair, positive_int
 
 __all__ = [
-    "Parameter", "Module", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear",
-    "Sequential", "CrossEntropyLoss", "no_grad", "is_grad_enabled",
+    "Parameter", "Module", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten",
+    "Linear", "Sequential", "CrossEntropyLoss", "no_grad", "is_grad_enabled",
 ]  # fmt: skip
 
 _grad_enabled = True
@@ -34,7 +39,8 @@ _grad_enabled = True
 
 @contextlib.contextmanager
 def no_grad():
-    """Within this block layers keep no cache (like ``torch.no_grad()``), so ``backward`` is unavailable."""
+    """Within this block layers keep no cache (like ``torch.no_grad()``), so
+    ``backward`` is unavailable."""
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, False
     try:
@@ -49,14 +55,16 @@ def is_grad_enabled() -> bool:
 
 
 class Parameter:
-    """A trainable array: ``data`` (the values) and ``grad`` (same shape and dtype, accumulated by backward)."""
+    """A trainable array: ``data`` (the values) and ``grad`` (same shape and dtype,
+    accumulated by backward)."""
 
     def __init__(self, data: np.ndarray):
         if not isinstance(data, np.ndarray) or not np.issubdtype(
             data.dtype, np.floating
         ):
             raise ValueError(
-                f"Parameter data must be a float NumPy array, got {type(data).__name__} {getattr(data, 'dtype', '')}"
+                "Parameter data must be a float NumPy array, got "
+                f"{type(data).__name__} {getattr(data, 'dtype', '')}"
             )
         self.data = data
         self.grad = np.zeros_like(data)
@@ -78,7 +86,8 @@ class Parameter:
 
 
 class Module:
-    """Base class. Assigning a :class:`Parameter` or a :class:`Module` to an attribute registers it, as in torch."""
+    """Base class. Assigning a :class:`Parameter` or a :class:`Module` to an attribute
+    registers it, as in torch."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", {})
@@ -95,7 +104,7 @@ class Module:
             self._parameters[name] = None
         object.__setattr__(self, name, value)
 
-    # --- computation ---------------------------------------------------------------------------
+    # --- computation ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
@@ -103,31 +112,36 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
 
     def backward(self, grad_output, needs_input_grad=True):
-        """Add the parameters' gradients into their ``.grad`` and return the gradient with respect to the input.
+        """Add the parameters' gradients into their ``.grad`` and return the gradient
+        with respect to the input.
 
-        ``needs_input_grad=False``: the caller has no use for the input gradient (the input is data, as for
-        a network's first layer); the layer may skip computing it and returns ``None``.
+        ``needs_input_grad=False``: the caller has no use for the input gradient (the
+        input is data, as for a network's first layer); the layer may skip computing it
+        and returns ``None``.
         """
         raise NotImplementedError(
-            f"{type(self).__name__} must define backward(grad_output, needs_input_grad=True)"
+            f"{type(self).__name__} must define backward(grad_output, "
+            "needs_input_grad=True)"
         )
 
     def _keep(self, cache):
-        """Store the forward cache in the layer's one slot (nothing under :func:`no_grad`)."""
+        """Store the forward cache in the layer's one slot (nothing under
+        :func:`no_grad`)."""
         self._cache = cache if _grad_enabled else None
 
     def _take(self):
         """The cache of the last forward pass; a clear error if there is none."""
         if self._cache is None:
             raise RuntimeError(
-                f"{type(self).__name__}.backward called without a forward pass to differentiate "
-                "(no forward yet, or it ran under no_grad())"
+                f"{type(self).__name__}.backward called without a forward pass to "
+                "differentiate (no forward yet, or it ran under no_grad())"
             )
         return self._cache
 
-    # --- parameters ----------------------------------------------------------------------------
+    # --- parameters -------------------------------------------------------------------
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(name, parameter)`` pairs, children's prefixed by their name: ``"0.weight"``, ``"0.bias"``, ..."""
+        """Yield ``(name, parameter)`` pairs, children's prefixed by their name:
+        ``"0.weight"``, ``"0.bias"``, ..."""
         for name, parameter in self._parameters.items():
             if parameter is not None:
                 yield prefix + name, parameter
@@ -140,7 +154,8 @@ class Module:
             yield parameter
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """Yield ``(name, module)`` for this module (name ``prefix``) and every descendant."""
+        """Yield ``(name, module)`` for this module (name ``prefix``) and every
+        descendant."""
         yield prefix, self
         for child_name, child in self._modules.items():
             yield from child.named_modules(
@@ -156,8 +171,9 @@ class Module:
             parameter.grad[...] = 0
 
     def train(self, mode: bool = True) -> "Module":
-        """Switch to training mode (and back with ``train(False)``); returns ``self``. No layer here behaves
-        differently, but the flag is kept for code that carries over to torch (dropout, batch norm)."""
+        """Switch to training mode (and back with ``train(False)``); returns ``self``.
+        No layer here behaves differently, but the flag is kept for code that carries
+        over to torch (dropout, batch norm)."""
         for _, module in self.named_modules():
             module.training = mode
         return self
@@ -167,7 +183,8 @@ class Module:
         return self.train(False)
 
     def to(self, dtype) -> "Module":
-        """Convert every parameter (and gradient) to ``dtype`` in place, e.g. ``np.float64`` for gradient checks."""
+        """Convert every parameter (and gradient) to ``dtype`` in place, e.g.
+        ``np.float64`` for gradient checks."""
         for parameter in self.parameters():
             parameter.data = parameter.data.astype(dtype)
             parameter.grad = parameter.grad.astype(dtype)
@@ -179,25 +196,28 @@ class Module:
     def float(self) -> "Module":
         return self.to(np.float32)
 
-    # --- state ---------------------------------------------------------------------------------
+    # --- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{name: copy of parameter data}`` with torch's keys (``"0.weight"``) and shapes."""
+        """``{name: copy of parameter data}`` with torch's keys (``"0.weight"``) and
+        shapes."""
         return {
             name: parameter.data.copy() for name, parameter in self.named_parameters()
         }
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters (cast to each parameter's dtype; the arrays given are not kept).
+        """Copy arrays into the parameters (cast to each parameter's dtype; the arrays
+        given are not kept).
 
-        Raises ``ValueError`` on missing or unexpected keys (when ``strict``) or a shape mismatch, naming
-        the key and both shapes; nothing is modified then.
+        Raises ``ValueError`` on missing or unexpected keys (when ``strict``) or a shape
+        mismatch, naming the key and both shapes; nothing is modified then.
         """
         own = dict(self.named_parameters())
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))
         if strict and (missing or unexpected):
             raise ValueError(
-                f"state_dict does not match the model: missing keys {missing}, unexpected keys {unexpected}"
+                f"state_dict does not match the model: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
             )
         arrays = {}
         for name, parameter in own.items():
@@ -206,13 +226,14 @@ class Module:
             value = np.asarray(state_dict[name])
             if value.shape != parameter.shape:
                 raise ValueError(
-                    f"state_dict[{name!r}] has shape {value.shape} but the model's parameter has shape {parameter.shape}"
+                    f"state_dict[{name!r}] has shape {value.shape} but the model's "
+                    f"parameter has shape {parameter.shape}"
                 )
             arrays[name] = value
         for name, value in arrays.items():
             own[name].data = value.astype(own[name].dtype, copy=True)
 
-    # --- display -------------------------------------------------------------------------------
+    # --- display ----------------------------------------------------------------------
     def extra_repr(self) -> str:
         return ""
 
@@ -234,11 +255,14 @@ def _dtype(dtype):
 
 
 class Conv2d(Module):
-    """2-D convolution layer: ``(N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``.
+    """2-D convolution layer: ``(N, in_channels, H, W)`` ->
+    ``(N, out_channels, H_out, W_out)``.
 
-    ``weight: (out_channels, in_channels, kh, kw)``, ``bias: (out_channels,)``, both drawn from torch's default
-    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with ``fan_in = in_channels * kh * kw`` (see :mod:`cnnlib.init`).
-    ``rng``: a NumPy ``Generator`` (default: :func:`cnnlib.init.default_generator`); ``dtype``: float32 or float64.
+    ``weight: (out_channels, in_channels, kh, kw)``, ``bias: (out_channels,)``, both
+    drawn from torch's default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with
+    ``fan_in = in_channels * kh * kw`` (see :mod:`cnnlib.init`). ``rng``: a NumPy
+    ``Generator`` (default: :func:`cnnlib.init.default_generator`); ``dtype``: float32
+    or float64.
     """
 
     def __init__(
@@ -289,8 +313,9 @@ class Conv2d(Module):
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
-        """``grad_output: (N, out_channels, H_out, W_out)`` -> ``grad_x: (N, in_channels, H, W)`` (``None`` if not
-        ``needs_input_grad``); adds into ``weight.grad`` and ``bias.grad``."""
+        """``grad_output: (N, out_channels, H_out, W_out)`` ->
+        ``grad_x: (N, in_channels, H, W)`` (``None`` if not ``needs_input_grad``); adds
+        into ``weight.grad`` and ``bias.grad``."""
         grad_x, grad_weight, grad_bias = F.conv2d_backward(
             grad_output, self._take(), needs_input_grad
         )
@@ -300,7 +325,10 @@ class Conv2d(Module):
         return grad_x
 
     def extra_repr(self):
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        text = (
+            f"{self.in_channels}, {self.out_channels}, "
+            f"kernel_size={self.kernel_size}, stride={self.stride}"
+        )
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
         if self.dilation != (1, 1):
@@ -309,8 +337,9 @@ class Conv2d(Module):
 
 
 class Linear(Module):
-    """Fully connected layer: ``(N, in_features)`` -> ``(N, out_features)``; ``weight: (out_features, in_features)``,
-    ``bias: (out_features,)``, torch's default init with ``fan_in = in_features``."""
+    """Fully connected layer: ``(N, in_features)`` -> ``(N, out_features)``;
+    ``weight: (out_features, in_features)``, ``bias: (out_features,)``, torch's default
+    init with ``fan_in = in_features``."""
 
     def __init__(
         self, in_features, out_features, bias=True, *, rng=None, dtype=np.float32
@@ -337,8 +366,8 @@ class Linear(Module):
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
-        """``grad_output: (N, out_features)`` -> ``grad_x: (N, in_features)`` (``None`` if not ``needs_input_grad``);
-        adds into the parameter grads."""
+        """``grad_output: (N, out_features)`` -> ``grad_x: (N, in_features)`` (``None``
+        if not ``needs_input_grad``); adds into the parameter grads."""
         grad_x, grad_weight, grad_bias = F.linear_backward(
             grad_output, self._take(), needs_input_grad
         )
@@ -348,12 +377,15 @@ class Linear(Module):
         return grad_x
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class MaxPool2d(Module):
-    """Max pooling: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; ``stride`` defaults to ``kernel_size``; first
-    maximum wins ties (torch's rule)."""
+    """Max pooling: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; ``stride`` defaults to
+    ``kernel_size``; first maximum wins ties (torch's rule)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
         super().__init__()
@@ -371,7 +403,8 @@ class MaxPool2d(Module):
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
-        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None`` if not ``needs_input_grad``)."""
+        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None``
+        if not ``needs_input_grad``)."""
         return (
             F.max_pool2d_backward(grad_output, self._take())
             if needs_input_grad
@@ -379,11 +412,15 @@ class MaxPool2d(Module):
         )
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}"
+        )
 
 
 class AvgPool2d(Module):
-    """Average pooling: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; ``count_include_pad`` as in torch."""
+    """Average pooling: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``;
+    ``count_include_pad`` as in torch."""
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
         super().__init__()
@@ -405,7 +442,8 @@ class AvgPool2d(Module):
         return out
 
     def backward(self, grad_output, needs_input_grad=True):
-        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None`` if not ``needs_input_grad``)."""
+        """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)`` (``None``
+        if not ``needs_input_grad``)."""
         return (
             F.avg_pool2d_backward(grad_output, self._take())
             if needs_input_grad
@@ -413,7 +451,10 @@ class AvgPool2d(Module):
         )
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}"
+        )
 
 
 class ReLU(Module):
@@ -429,13 +470,15 @@ class ReLU(Module):
 
 
 class Flatten(Module):
-    """``(N, d1, d2, ...)`` -> ``(N, d1 * d2 * ...)`` in C order, i.e. torch's ``nn.Flatten()`` on NCHW (channel-major),
-    so a following ``Linear``'s weights are interchangeable with torch's."""
+    """``(N, d1, d2, ...)`` -> ``(N, d1 * d2 * ...)`` in C order, i.e. torch's
+    ``nn.Flatten()`` on NCHW (channel-major), so a following ``Linear``'s weights are
+    interchangeable with torch's."""
 
     def forward(self, x):
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             raise ValueError(
-                f"Flatten expects x of shape (N, ...) with at least 2 dimensions, got {getattr(x, 'shape', type(x).__name__)}"
+                "Flatten expects x of shape (N, ...) with at least 2 dimensions, got "
+                f"{getattr(x, 'shape', type(x).__name__)}"
             )
         self._keep(x.shape)
         return x.reshape(x.shape[0], -1)
@@ -447,18 +490,22 @@ class Flatten(Module):
         expected = (shape[0], int(np.prod(shape[1:])))
         if grad_output.shape != expected:
             raise ValueError(
-                f"grad_output must have the output's shape {expected}, got {grad_output.shape}"
+                f"grad_output must have the output's shape {expected}, got "
+                f"{grad_output.shape}"
             )
         return grad_output.reshape(shape)
 
 
 class Sequential(Module):
-    """Modules applied in order; children are named ``"0"``, ``"1"``, ... as in ``torch.nn.Sequential``.
+    """Modules applied in order; children are named ``"0"``, ``"1"``, ... as in
+    ``torch.nn.Sequential``.
 
-    ``forward(x)`` runs them first to last; ``backward(grad_output)`` runs their ``backward`` last to first and
-    returns the gradient with respect to the input. ``backward(grad_output, needs_input_grad=False)`` returns
-    ``None`` and skips the work that only the input gradient needs: the modules before the first one with
-    parameters, and that module's own input gradient (as torch skips it for inputs that do not require grad).
+    ``forward(x)`` runs them first to last; ``backward(grad_output)`` runs their
+    ``backward`` last to first and returns the gradient with respect to the input.
+    ``backward(grad_output, needs_input_grad=False)`` returns ``None`` and skips the
+    work that only the input gradient needs: the modules before the first one with
+    parameters, and that module's own input gradient (as torch skips it for inputs that
+    do not require grad).
     """
 
     def __init__(self, *modules: Module):
@@ -466,7 +513,8 @@ class Sequential(Module):
         for index, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise ValueError(
-                    f"Sequential takes Module instances, argument {index} is {type(module).__name__}"
+                    f"Sequential takes Module instances, argument {index} is "
+                    f"{type(module).__name__}"
                 )
             setattr(self, str(index), module)
 
@@ -481,7 +529,8 @@ class Sequential(Module):
             (k for k, module in enumerate(modules) if next(module.parameters(), None)),
             len(modules),
         )
-        # Module k's input gradient is needed if a module before it has parameters, or if the caller needs it.
+        # Module k's input gradient is needed if a module before it has parameters, or
+        # if the caller needs it.
         for k in reversed(range(len(modules))):
             if k < first_trained and not needs_input_grad:
                 return None
@@ -501,9 +550,11 @@ class Sequential(Module):
 
 
 class CrossEntropyLoss(Module):
-    """``loss = CrossEntropyLoss()(logits, targets)`` with ``logits: (N, classes)``, ``targets: (N,)`` int; a 0-d array.
+    """``loss = CrossEntropyLoss()(logits, targets)`` with ``logits: (N, classes)``,
+    ``targets: (N,)`` int; a 0-d array.
 
-    ``backward(grad_output=1.0)`` returns ``grad_logits: (N, classes)``, the start of the backward pass.
+    ``backward(grad_output=1.0)`` returns ``grad_logits: (N, classes)``, the start of
+    the backward pass.
     """
 
     def __init__(self, reduction: str = "mean"):

@@ -1,9 +1,11 @@
-"""Optimizers with torch's update rules, step for step, plus two learning-rate schedules.
+"""Optimizers with torch's update rules, step for step, plus two learning-rate
+schedules.
 
 ``SGD`` (``dampening=0``, no Nesterov, as torch's defaults)::
 
     g = grad + weight_decay * p
-    buf = g                        (first step)      buf = momentum * buf + g   (later steps)
+    buf = g                        (first step)
+    buf = momentum * buf + g       (later steps)
     p -= lr * buf                  (or  p -= lr * g  without momentum)
 
 ``Adam`` (torch's ``Adam``, L2 weight decay added to the gradient, not AdamW)::
@@ -12,8 +14,9 @@
     m = beta1 * m + (1 - beta1) * g ;  v = beta2 * v + (1 - beta2) * g**2
     p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
-Parameters are updated in place (``p.data`` keeps its identity), so the model sees the new values.
-The learning rate is the attribute ``lr``; the schedules below change it once per epoch.
+Parameters are updated in place (``p.data`` keeps its identity), so the model sees the
+new values. The learning rate is the attribute ``lr``; the schedules below change it
+once per epoch.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ class Optimizer:
         for index, parameter in enumerate(self.params):
             if not isinstance(parameter, Parameter):
                 raise ValueError(
-                    f"params[{index}] is a {type(parameter).__name__}, not a cnnlib.nn.Parameter"
+                    f"params[{index}] is a {type(parameter).__name__}, not a "
+                    "cnnlib.nn.Parameter"
                 )
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
@@ -53,7 +57,8 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum and L2 weight decay (torch's ``optim.SGD``)."""
+    """Stochastic gradient descent with optional momentum and L2 weight decay (torch's
+    ``optim.SGD``)."""
 
     def __init__(
         self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
@@ -61,7 +66,8 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         if momentum < 0 or weight_decay < 0:
             raise ValueError(
-                f"momentum and weight_decay must be >= 0, got {momentum} and {weight_decay}"
+                f"momentum and weight_decay must be >= 0, got {momentum} and "
+                f"{weight_decay}"
             )
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
@@ -84,7 +90,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (torch's ``optim.Adam``): per-parameter steps scaled by running moments of the gradient."""
+    """Adam (torch's ``optim.Adam``): per-parameter steps scaled by running moments of
+    the gradient."""
 
     def __init__(
         self,
@@ -135,7 +142,8 @@ class Adam(Optimizer):
 
 
 class StepLR:
-    """Multiply the optimizer's ``lr`` by ``gamma`` every ``step_size`` epochs; call ``step()`` once per epoch."""
+    """Multiply the optimizer's ``lr`` by ``gamma`` every ``step_size`` epochs; call
+    ``step()`` once per epoch."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         self.optimizer, self.step_size, self.gamma = (
@@ -151,7 +159,8 @@ class StepLR:
 
 
 class ExponentialLR:
-    """Multiply the optimizer's ``lr`` by ``gamma`` after every epoch; call ``step()`` once per epoch."""
+    """Multiply the optimizer's ``lr`` by ``gamma`` after every epoch; call ``step()``
+    once per epoch."""
 
     def __init__(self, optimizer: Optimizer, gamma: float):
         self.optimizer, self.gamma = optimizer, float(gamma)
@@ -163,8 +172,9 @@ class ExponentialLR:
 
 
 class CosineAnnealingLR:
-    """Lower ``lr`` from its initial value to ``eta_min`` along half a cosine over ``T_max`` calls to ``step()``
-    (torch's closed form). Call ``step()`` once per epoch, or once per batch with ``T_max`` = total batches."""
+    """Lower ``lr`` from its initial value to ``eta_min`` along half a cosine over
+    ``T_max`` calls to ``step()`` (torch's closed form). Call ``step()`` once per epoch,
+    or once per batch with ``T_max`` = total batches."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
         if T_max <= 0:

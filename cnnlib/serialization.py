@@ -1,8 +1,10 @@
-"""Saving and loading weights as ``.npz`` (a zip of ``.npy`` arrays): no pickle, written atomically.
+"""Saving and loading weights as ``.npz`` (a zip of ``.npy`` arrays): no pickle, written
+atomically.
 
-``np.load(..., allow_pickle=False)`` can only produce plain arrays, so a weights file from someone else cannot
-run code. The file is written to a temporary name in the same folder and moved into place with
-``os.replace``, so a crash mid-write never leaves a half-written file under the real name.
+``np.load(..., allow_pickle=False)`` can only produce plain arrays, so a weights file
+from someone else cannot run code. The file is written to a temporary name in the same
+folder and moved into place with ``os.replace``, so a crash mid-write never leaves a
+half-written file under the real name.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ __all__ = [
 
 
 def save_state_dict(state_dict: dict[str, np.ndarray], path) -> Path:
-    """Write ``{name: array}`` to ``path`` (an ``.npz`` file) atomically; returns the path.
+    """Write ``{name: array}`` to ``path`` (an ``.npz`` file) atomically; returns the
+    path.
 
-    Keys are kept as they are (``"0.weight"``); arrays must be numeric (object arrays are refused).
+    Keys are kept as they are (``"0.weight"``); arrays must be numeric (object arrays
+    are refused).
     """
     path = Path(path)
     arrays = {}
@@ -34,14 +38,16 @@ def save_state_dict(state_dict: dict[str, np.ndarray], path) -> Path:
         array = np.asarray(value)
         if array.dtype == object:
             raise ValueError(
-                f"state_dict[{name!r}] is an object array (shape {array.shape}); only numeric arrays can be saved without pickle"
+                f"state_dict[{name!r}] is an object array (shape {array.shape}); only "
+                "numeric arrays can be saved without pickle"
             )
         arrays[name] = array
     return write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_state_dict(path) -> dict[str, np.ndarray]:
-    """Read a file written by :func:`save_state_dict` into ``{name: array}`` (``allow_pickle=False``)."""
+    """Read a file written by :func:`save_state_dict` into ``{name: array}``
+    (``allow_pickle=False``)."""
     with np.load(Path(path), allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
 
@@ -52,7 +58,8 @@ def save_model(model, path) -> Path:
 
 
 def load_model(model, path):
-    """Load the weights in ``path`` into ``model`` (keys and shapes must match; see ``Module.load_state_dict``); returns ``model``."""
+    """Load the weights in ``path`` into ``model`` (keys and shapes must match; see
+    ``Module.load_state_dict``); returns ``model``."""
     model.load_state_dict(load_state_dict(path))
     return model
 

@@ -1,4 +1,5 @@
-"""Output sizes of convolution and pooling: the one formula every layer, summary and chapter uses.
+"""Output sizes of convolution and pooling: the one formula every layer, summary and
+chapter uses.
 
 For one spatial dimension of size ``n``, a window of size ``k`` with dilation ``d``
 covers ``d * (k - 1) + 1`` input positions. With ``p`` zeros added on *each* side
@@ -24,8 +25,9 @@ def _output_size_1d(n: int, k: int, s: int, p: int, d: int, axis: str) -> int:
     out = (padded - span) // s + 1
     if span > padded or out <= 0:
         raise ValueError(
-            f"kernel_size along {axis} spans {span} positions (kernel {k}, dilation {d}) but the padded "
-            f"input_size is only {padded} (input {n} + 2 * padding {p}); the output size would be {out}"
+            f"kernel_size along {axis} spans {span} positions (kernel {k}, "
+            f"dilation {d}) but the padded input_size is only {padded} "
+            f"(input {n} + 2 * padding {p}); the output size would be {out}"
         )
     return out
 
@@ -34,7 +36,8 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
     """Spatial output size of a convolution or pooling window.
 
     Args:
-        input_size: ``n`` or ``(h, w)``, the spatial size of the input (channels do not matter).
+        input_size: ``n`` or ``(h, w)``, the spatial size of the input (channels do not
+            matter).
         kernel_size: ``k`` or ``(kh, kw)``.
         stride: ``s`` or ``(sh, sw)``, the step between windows, > 0.
         padding: ``p`` or ``(ph, pw)``, zeros added on **each** side, >= 0.
@@ -45,8 +48,8 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
         ``out = (n + 2*p - d*(k - 1) - 1) // s + 1`` along each axis.
 
     Raises:
-        ValueError: an argument is not a positive integer (or pair of them), or the window
-            does not fit in the padded input, so the output would be empty.
+        ValueError: an argument is not a positive integer (or pair of them), or the
+            window does not fit in the padded input, so the output would be empty.
 
     >>> conv_output_size(28, 3)
     26

@@ -1,8 +1,9 @@
-"""A layer-by-layer table of a model: each layer's output shape and number of parameters.
+"""A layer-by-layer table of a model: each layer's output shape and number of
+parameters.
 
-The shapes are found by running a batch of zeros through the model (under ``no_grad``), so they are the
-shapes the layers really produce -- computed by the layers' own use of :func:`cnnlib.shapes.conv_output_size`,
-never written by hand.
+The shapes are found by running a batch of zeros through the model (under ``no_grad``),
+so they are the shapes the layers really produce -- computed by the layers' own use of
+:func:`cnnlib.shapes.conv_output_size`, never written by hand.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ __all__ = ["LayerSummary", "ModelSummary", "summary"]
 
 
 class LayerSummary(NamedTuple):
-    """One row: ``name`` (torch's, e.g. ``"0"``), ``kind`` (class name), ``output_shape``, ``num_params``."""
+    """One row: ``name`` (torch's, e.g. ``"0"``), ``kind`` (class name),
+    ``output_shape``, ``num_params``."""
 
     name: str
     kind: str
@@ -34,7 +36,8 @@ class ModelSummary(NamedTuple):
 
 
 def _leaves(module: Module, prefix: str = ""):
-    """``(name, module)`` for each layer a Sequential runs, descending into nested Sequentials."""
+    """``(name, module)`` for each layer a Sequential runs, descending into nested
+    Sequentials."""
     if isinstance(module, Sequential):
         for name, child in module._modules.items():
             yield from _leaves(child, f"{prefix}.{name}" if prefix else name)
@@ -48,17 +51,18 @@ def summary(
     """Print and return each layer's output shape and parameter count.
 
     Args:
-        model: a :class:`~cnnlib.nn.Sequential` (nested ones are walked) or any single module.
-        input_shape: the shape of one **batch**, including ``N``, e.g. ``(1, 1, 28, 28)`` (like torchinfo's
-            ``input_size``).
+        model: a :class:`~cnnlib.nn.Sequential` (nested ones are walked) or any single
+            module.
+        input_shape: the shape of one **batch**, including ``N``, e.g.
+            ``(1, 1, 28, 28)`` (like torchinfo's ``input_size``).
         print_fn: where the table goes (``None`` to print nothing).
 
     Returns:
         :class:`ModelSummary` ``(layers, total_params)``.
 
     Raises:
-        ValueError: ``input_shape`` is not a tuple of positive ints, or a layer refuses the shape it gets
-            (the layer's own message says why).
+        ValueError: ``input_shape`` is not a tuple of positive ints, or a layer refuses
+            the shape it gets (the layer's own message says why).
     """
     if not isinstance(input_shape, (tuple, list)) or not input_shape:
         raise ValueError(
@@ -75,7 +79,8 @@ def summary(
                 x = layer(x)
             except ValueError as error:
                 raise ValueError(
-                    f"layer {name} ({type(layer).__name__}) cannot take an input of shape {x.shape}: {error}"
+                    f"layer {name} ({type(layer).__name__}) cannot take an input of "
+                    f"shape {x.shape}: {error}"
                 ) from error
             rows.append(
                 LayerSummary(
@@ -94,7 +99,8 @@ def summary(
             f"{'Input':<24}{str(input_shape):<24}{'':>10}",
         ]
         lines += [
-            f"{row.name + ' (' + row.kind + ')':<24}{str(row.output_shape):<24}{row.num_params:>10,}"
+            f"{row.name + ' (' + row.kind + ')':<24}"
+            f"{str(row.output_shape):<24}{row.num_params:>10,}"
             for row in rows
         ]
         lines += ["-" * len(header), f"Total params: {total:,}"]

@@ -1,8 +1,10 @@
-"""The training loop and evaluation: mini-batches, forward, loss, backward, optimizer step -- and accuracy.
+"""The training loop and evaluation: mini-batches, forward, loss, backward, optimizer
+step -- and accuracy.
 
-The progress bar (tqdm) is shown only when someone is watching a terminal: by default it is off when
-standard error is not a TTY (notebooks, nbval, pipes, CI) or the ``CI`` environment variable is set.
-Pass ``progress=True`` to force it on (then put the cell under ``# NBVAL_IGNORE_OUTPUT``).
+The progress bar (tqdm) is shown only when someone is watching a terminal: by default it
+is off when standard error is not a TTY (notebooks, nbval, pipes, CI) or the ``CI``
+environment variable is set. Pass ``progress=True`` to force it on (then put the cell
+under ``# NBVAL_IGNORE_OUTPUT``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ __all__ = ["Evaluation", "progress_enabled", "train_step", "fit", "evaluate", "p
 
 
 class Evaluation(NamedTuple):
-    """``loss``: mean cross-entropy (``None`` without a loss function); ``accuracy``: fraction correct in [0, 1]."""
+    """``loss``: mean cross-entropy (``None`` without a loss function); ``accuracy``:
+    fraction correct in [0, 1]."""
 
     loss: float | None
     accuracy: float
 
 
 def progress_enabled(progress: bool | None = None) -> bool:
-    """Resolve the ``progress`` argument: ``None`` means "only in an interactive terminal, never under CI"."""
+    """Resolve the ``progress`` argument: ``None`` means "only in an interactive
+    terminal, never under CI"."""
     if progress is not None:
         return bool(progress)
     return sys.stderr.isatty() and not os.environ.get("CI")
@@ -37,7 +41,8 @@ def progress_enabled(progress: bool | None = None) -> bool:
 def train_step(
     model: Module, loss_fn, optimizer, x_batch, y_batch
 ) -> tuple[float, np.ndarray]:
-    """One step: zero the grads, forward, loss, backward, update. Returns ``(loss, logits)``.
+    """One step: zero the grads, forward, loss, backward, update. Returns
+    ``(loss, logits)``.
 
     ``x_batch: (B, ...)``, ``y_batch: (B,)`` int; ``logits: (B, classes)``.
     """
@@ -52,8 +57,8 @@ def train_step(
 
 
 def predict(model: Module, x, batch_size: int = 1000) -> np.ndarray:
-    """The model's outputs for ``x: (N, ...)`` computed ``batch_size`` at a time in eval mode without caches.
-    Returns ``(N, classes)``."""
+    """The model's outputs for ``x: (N, ...)`` computed ``batch_size`` at a time in eval
+    mode without caches. Returns ``(N, classes)``."""
     was_training = model.training
     model.eval()
     outputs = []
@@ -67,7 +72,8 @@ def predict(model: Module, x, batch_size: int = 1000) -> np.ndarray:
 
 
 def evaluate(model: Module, x, y, batch_size: int = 1000, loss_fn=None) -> Evaluation:
-    """Accuracy (and mean loss, if ``loss_fn`` is given) of ``model`` on ``x: (N, ...)``, ``y: (N,)`` int."""
+    """Accuracy (and mean loss, if ``loss_fn`` is given) of ``model`` on
+    ``x: (N, ...)``, ``y: (N,)`` int."""
     logits = predict(model, x, batch_size)
     accuracy = float(np.mean(logits.argmax(axis=1) == y))
     loss = None
@@ -93,22 +99,26 @@ def fit(
     progress: bool | None = None,
     verbose: bool = False,
 ) -> dict[str, list]:
-    """Train ``model`` on ``x: (N, ...)``, ``y: (N,)`` for ``epochs`` passes of shuffled mini-batches.
+    """Train ``model`` on ``x: (N, ...)``, ``y: (N,)`` for ``epochs`` passes of shuffled
+    mini-batches.
 
     Args:
-        loss_fn: e.g. :class:`cnnlib.nn.CrossEntropyLoss` (``loss_fn(logits, y)`` then ``loss_fn.backward()``).
+        loss_fn: e.g. :class:`cnnlib.nn.CrossEntropyLoss` (``loss_fn(logits, y)`` then
+            ``loss_fn.backward()``).
         optimizer: e.g. :class:`cnnlib.optim.Adam`.
         seed: epoch ``e`` shuffles with ``seed + e``, so a run is reproducible.
-        scheduler: anything with ``step()`` (e.g. :class:`cnnlib.optim.StepLR`), called after every epoch, or
-            after every batch with ``scheduler_interval="batch"``.
+        scheduler: anything with ``step()`` (e.g. :class:`cnnlib.optim.StepLR`), called
+            after every epoch, or after every batch with ``scheduler_interval="batch"``.
         validation_data: ``(x_val, y_val)`` evaluated after every epoch.
-        progress: tqdm bar on/off; ``None`` = only in an interactive terminal (see :func:`progress_enabled`).
+        progress: tqdm bar on/off; ``None`` = only in an interactive terminal (see
+            :func:`progress_enabled`).
         verbose: print one line per epoch.
 
     Returns:
-        History ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...], "lr": [...],
-        "seconds": [...]}``, one entry per epoch (train loss/accuracy are means over the epoch's batches;
-        ``val_*`` are empty without ``validation_data``; ``seconds`` is the epoch's training time).
+        History ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy":
+        [...], "lr": [...], "seconds": [...]}``, one entry per epoch (train
+        loss/accuracy are means over the epoch's batches; ``val_*`` are empty without
+        ``validation_data``; ``seconds`` is the epoch's training time).
     """
     if scheduler_interval not in ("epoch", "batch"):
         raise ValueError(
@@ -153,8 +163,14 @@ def fit(
             history["val_loss"].append(result.loss)
             history["val_accuracy"].append(result.accuracy)
         if verbose:
-            line = f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, accuracy {history['accuracy'][-1]:.4f}"
+            line = (
+                f"epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
+                f"accuracy {history['accuracy'][-1]:.4f}"
+            )
             if validation_data is not None:
-                line += f", val_loss {history['val_loss'][-1]:.4f}, val_accuracy {history['val_accuracy'][-1]:.4f}"
+                line += (
+                    f", val_loss {history['val_loss'][-1]:.4f}, "
+                    f"val_accuracy {history['val_accuracy'][-1]:.4f}"
+                )
             print(line + f" ({history['seconds'][-1]:.1f} s)", flush=True)
     return history

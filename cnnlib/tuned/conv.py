@@ -1,18 +1,24 @@
-"""2-D convolution (cross-correlation, as in every deep-learning library), forward and backward, vectorized.
+"""2-D convolution (cross-correlation, as in every deep-learning library), forward and
+backward, vectorized.
 
-Forward: build the column matrix with :func:`cnnlib.im2col.im2col_nhwc` (one row per output position, one
-column per kernel tap and input channel) and multiply it once by the weights. Backward: the same matrix
-multiply, transposed twice -- once for the weight gradient, once for the column gradient, which
-:func:`cnnlib.im2col.col2im_nhwc` sums back onto the input.
+The tuned twin of the readable :mod:`cnnlib.ops.conv`, which the book prints.
 
-Shapes (PyTorch's): ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, kh, kw)``, ``bias: (C_out,)``,
-output ``(N, C_out, H_out, W_out)`` with ``H_out = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1``
+Forward: build the column matrix with :func:`cnnlib.tuned.im2col.im2col_nhwc` (one row
+per output position, one column per kernel tap and input channel) and multiply it once
+by the weights. Backward: the same matrix multiply, transposed twice -- once for the
+weight gradient, once for the column gradient, which
+:func:`cnnlib.tuned.im2col.col2im_nhwc` sums back onto the input.
+
+Shapes (PyTorch's): ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, kh, kw)``,
+``bias: (C_out,)``, output ``(N, C_out, H_out, W_out)`` with
+``H_out = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1``
 (:func:`cnnlib.shapes.conv_output_size`), padding counted **per side**.
 
-Memory layout: outputs and input gradients are returned as NCHW-shaped *views* of channels-last arrays
-(``np.transpose`` of an ``(N, H, W, C)`` array). Shapes, values and indexing are exactly NCHW; only the
-strides differ, which lets the next layer read them without a copy. ``np.ascontiguousarray`` gives a
-plain C-ordered copy when one is needed.
+Memory layout: outputs and input gradients are returned as NCHW-shaped *views* of
+channels-last arrays (``np.transpose`` of an ``(N, H, W, C)`` array). Shapes, values and
+indexing are exactly NCHW; only the strides differ, which lets the next layer read them
+without a copy. ``np.ascontiguousarray`` gives a plain C-ordered copy when one is
+needed.
 """
 
 from __future__ import annotations
@@ -38,10 +44,11 @@ __all__ = ["Conv2dCache", "conv2d_forward", "conv2d_backward", "conv2d"]
 class Conv2dCache(NamedTuple):
     """What :func:`conv2d_backward` needs from the forward pass (nothing else is kept).
 
-    ``cols``: ``(N*H_out*W_out, kh*kw*C_in)`` column matrix, plus a column of ones with a bias;
-    ``weight_matrix``: ``(kh*kw*C_in, C_out)``, plus the bias as its last row;
-    ``x_shape``: ``(N, C_in, H, W)``; ``padded_hw``: ``(H + 2*ph, W + 2*pw)``; ``out_hw``: ``(H_out, W_out)``;
-    ``kernel_size``, ``stride``, ``padding``, ``dilation``: ``(h, w)`` pairs; ``has_bias``: whether a bias was given.
+    ``cols``: ``(N*H_out*W_out, kh*kw*C_in)`` column matrix, plus a column of ones with
+    a bias; ``weight_matrix``: ``(kh*kw*C_in, C_out)``, plus the bias as its last row;
+    ``x_shape``: ``(N, C_in, H, W)``; ``padded_hw``: ``(H + 2*ph, W + 2*pw)``;
+    ``out_hw``: ``(H_out, W_out)``; ``kernel_size``, ``stride``, ``padding``,
+    ``dilation``: ``(h, w)`` pairs; ``has_bias``: whether a bias was given.
     """
 
     cols: np.ndarray
@@ -63,14 +70,17 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         x: ``(N, C_in, H, W)`` float32 or float64.
         weight: ``(C_out, C_in, kh, kw)``, same dtype.
         bias: ``(C_out,)`` or ``None``.
-        stride, padding, dilation: int or ``(h, w)`` pair; padding is zeros added on each side.
+        stride, padding, dilation: int or ``(h, w)`` pair; padding is zeros added on
+            each side.
 
     Returns:
-        ``out``: ``(N, C_out, H_out, W_out)``; ``cache``: a :class:`Conv2dCache` for :func:`conv2d_backward`.
+        ``out``: ``(N, C_out, H_out, W_out)``; ``cache``: a :class:`Conv2dCache` for
+        :func:`conv2d_backward`.
 
     Raises:
-        ValueError: wrong rank or dtype, channel mismatch, bad bias shape, non-positive stride or
-            dilation, negative padding, or a kernel larger than the padded input.
+        ValueError: wrong rank or dtype, channel mismatch, bad bias shape, non-positive
+            stride or dilation, negative padding, or a kernel larger than the padded
+            input.
     """
     x, weight, bias, stride, padding, dilation, (oh, ow) = checks.conv2d_args(
         x, weight, bias, stride, padding, dilation
@@ -80,11 +90,13 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
     x_nhwc = x.transpose(0, 2, 3, 1)
     if padding == (0, 0) and c_in > 1 and not x_nhwc.flags.c_contiguous:
-        # An NCHW-ordered input: one transposing copy is cheaper than gathering every tap across channels.
+        # An NCHW-ordered input: one transposing copy is cheaper than gathering every
+        # tap across channels.
         x_nhwc = np.ascontiguousarray(x_nhwc)
     x_padded = pad_nhwc(x_nhwc, padding)
-    # The bias is the weight of an input that is always 1: with a column of ones in `cols` and the bias as
-    # the weight matrix's last row, the matrix multiply adds it (and backward gets its gradient the same way).
+    # The bias is the weight of an input that is always 1: with a column of ones in
+    # `cols` and the bias as the weight matrix's last row, the matrix multiply adds it
+    # (and backward gets its gradient the same way).
     cols = im2col_nhwc(
         x_padded, (kh, kw), stride, dilation, (oh, ow), ones_column=bias is not None
     )
@@ -112,14 +124,17 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     """Gradients of a convolution.
 
     Args:
-        grad_output: ``(N, C_out, H_out, W_out)``, the loss gradient with respect to the output.
+        grad_output: ``(N, C_out, H_out, W_out)``, the loss gradient with respect to the
+            output.
         cache: from :func:`conv2d_forward`.
-        needs_input_grad: ``False`` skips ``grad_x`` (``None`` is returned in its place), e.g. for a
-            network's first layer, whose input is data, not something to train.
+        needs_input_grad: ``False`` skips ``grad_x`` (``None`` is returned in its
+            place), e.g. for a network's first layer, whose input is data, not something
+            to train.
 
     Returns:
-        ``(grad_x, grad_weight, grad_bias)`` with shapes ``(N, C_in, H, W)``, ``(C_out, C_in, kh, kw)`` and
-        ``(C_out,)`` (``grad_bias`` is ``None`` if the forward pass had no bias).
+        ``(grad_x, grad_weight, grad_bias)`` with shapes ``(N, C_in, H, W)``,
+        ``(C_out, C_in, kh, kw)`` and ``(C_out,)`` (``grad_bias`` is ``None`` if the
+        forward pass had no bias).
     """
     n, c_in, h, w = cache.x_shape
     oh, ow = cache.out_hw
@@ -127,17 +142,19 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     c_out = cache.weight_matrix.shape[1]
     expected = (n, c_out, oh, ow)
     grad_output = checks.grad_output_like(grad_output, expected)
-    # G: one row per output position (n, y, x), one column per output channel. Free when the gradient is
-    # already channels-last (as the layers above hand it down); otherwise one small transposing copy,
-    # which pays for itself: every product below is then one large matrix multiply that BLAS can
-    # spread over all cores, instead of one small multiply per image.
+    # G: one row per output position (n, y, x), one column per output channel. Free when
+    # the gradient is already channels-last (as the layers above hand it down);
+    # otherwise one small transposing copy, which pays for itself: every product below
+    # is then one large matrix multiply that BLAS can spread over all cores, instead of
+    # one small multiply per image.
     grad_rows = np.ascontiguousarray(grad_output.transpose(0, 2, 3, 1)).reshape(
         n * oh * ow, c_out
     )
 
-    # cols^T G has the weight matrix's shape (kh*kw*C_in [+ 1], C_out); the row of the ones column, if any,
-    # is the bias gradient. (Computing its transpose G^T cols instead is the same arithmetic, but BLAS runs
-    # that shape, with one long shared dimension, on a single core.)
+    # cols^T G has the weight matrix's shape (kh*kw*C_in [+ 1], C_out); the row of the
+    # ones column, if any, is the bias gradient. (Computing its transpose G^T cols
+    # instead is the same arithmetic, but BLAS runs that shape, with one long shared
+    # dimension, on a single core.)
     taps = kh * kw * c_in
     weight_rows = cache.cols.T @ grad_rows
     grad_weight = np.ascontiguousarray(
@@ -150,10 +167,11 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     ph, pw = cache.padding
     padded_shape = (n, *cache.padded_hw, c_in)
     if c_in >= WIDE_CHANNELS:
-        # Same sum as col2im, tap by tap: each tap's product is a contiguous block, added to its window.
-        # The sum is kept batch-inner, (Hp, Wp, N, C_in) in memory, where a window is a few long runs
-        # (N*C_in numbers per pixel) rather than many runs of C_in; so the rows of G are taken in
-        # (y, x, n) order too, and the result is copied back to channels-last at the end.
+        # Same sum as col2im, tap by tap: each tap's product is a contiguous block,
+        # added to its window. The sum is kept batch-inner, (Hp, Wp, N, C_in) in memory,
+        # where a window is a few long runs (N*C_in numbers per pixel) rather than many
+        # runs of C_in; so the rows of G are taken in (y, x, n) order too, and the
+        # result is copied back to channels-last at the end.
         by_position = np.empty((oh, ow, n, c_out), dtype=grad_rows.dtype)
         copy_blocks(
             by_position.transpose(2, 0, 1, 3), grad_rows.reshape(n, oh, ow, c_out)
@@ -176,7 +194,8 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         grad_x = np.empty((n, h, w, c_in), dtype=grad_rows.dtype)
         copy_blocks(grad_x, grad_padded[:, ph : ph + h, pw : pw + w, :])
     else:
-        # Tap-major, like the forward pass's columns: col2im then adds contiguous blocks.
+        # Tap-major, like the forward pass's columns: col2im then adds contiguous
+        # blocks.
         grad_cols = (
             (weight_matrix @ grad_rows.T)
             .reshape(kh, kw, c_in, n, oh, ow)
@@ -190,7 +209,8 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """``torch.nn.functional.conv2d`` without groups: ``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``.
+    """``torch.nn.functional.conv2d`` without groups: ``x: (N, C_in, H, W)`` ->
+    ``(N, C_out, H_out, W_out)``.
 
     See :func:`conv2d_forward` for the arguments; this returns only the output.
     """

@@ -1,14 +1,20 @@
-"""Max and average pooling, forward and backward, with strided slices (one per kernel tap, no Python loop over pixels).
+"""Max and average pooling, forward and backward, with strided slices (one per kernel
+tap, no Python loop over pixels).
 
-Shapes: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``, ``H_out = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1``
-(:func:`cnnlib.shapes.conv_output_size`); ``stride`` defaults to ``kernel_size`` as in torch.
+The tuned twin of the readable :mod:`cnnlib.ops.pooling`, which the book prints.
 
-Max pooling records, for every output, *which* kernel tap won (row-major index ``i*kw + j``). Taps are
-scanned in row-major order and a later tap wins only if it is strictly greater, so among tied inputs the
-first one wins -- torch's rule -- and backward sends the gradient to exactly that one input. Backward adds
-(``+=``) into the input gradient, so overlapping windows (stride < kernel) accumulate correctly.
+Shapes: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``,
+``H_out = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1``
+(:func:`cnnlib.shapes.conv_output_size`); ``stride`` defaults to ``kernel_size`` as in
+torch.
 
-Outputs are NCHW-shaped views of channels-last arrays; see :mod:`cnnlib.conv`.
+Max pooling records, for every output, *which* kernel tap won (row-major index
+``i*kw + j``). Taps are scanned in row-major order and a later tap wins only if it is
+strictly greater, so among tied inputs the first one wins -- torch's rule -- and
+backward sends the gradient to exactly that one input. Backward adds (``+=``) into the
+input gradient, so overlapping windows (stride < kernel) accumulate correctly.
+
+Outputs are NCHW-shaped views of channels-last arrays; see :mod:`cnnlib.tuned.conv`.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ __all__ = [
 class PoolCache(NamedTuple):
     """What the pooling backward functions need.
 
-    ``x_shape``: ``(N, C, H, W)``; ``padded_hw``, ``out_hw``, ``kernel_size``, ``stride``, ``padding``, ``dilation``:
-    ``(h, w)`` pairs. ``winner``: max pooling only, ``(N, H_out, W_out, C)`` uint8 index of the winning tap.
-    ``divisor``: average pooling only, the number each window sum was divided by (scalar, or
+    ``x_shape``: ``(N, C, H, W)``; ``padded_hw``, ``out_hw``, ``kernel_size``,
+    ``stride``, ``padding``, ``dilation``: ``(h, w)`` pairs. ``winner``: max pooling
+    only, ``(N, H_out, W_out, C)`` uint8 index of the winning tap. ``divisor``: average
+    pooling only, the number each window sum was divided by (scalar, or
     ``(1, H_out, W_out, 1)`` when padding is not counted).
     """
 
@@ -56,11 +63,12 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
 
     Args:
         x: ``(N, C, H, W)``.
-        kernel_size, stride (default: ``kernel_size``), padding (at most half the kernel size, padded with -inf),
-        dilation: int or ``(h, w)`` pair.
+        kernel_size, stride (default: ``kernel_size``), padding (at most half the kernel
+            size, padded with -inf), dilation: int or ``(h, w)`` pair.
 
     Returns:
-        ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`max_pool2d_backward`.
+        ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for
+        :func:`max_pool2d_backward`.
     """
     x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
         x, kernel_size, stride, padding, dilation, "max_pool2d"
@@ -71,8 +79,9 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     out = np.empty((n, *out_hw, c), dtype=x.dtype)
     copy_blocks(out, window(x_padded, offsets[0], stride, dilation, out_hw))
     winner = np.zeros(out.shape, dtype=np.uint8 if len(offsets) < 256 else np.int32)
-    # Each tap's window is copied once into a contiguous scratch array: the comparisons then run over
-    # contiguous memory instead of short strided runs (C numbers at a time), which is faster overall.
+    # Each tap's window is copied once into a contiguous scratch array: the comparisons
+    # then run over contiguous memory instead of short strided runs (C numbers at a
+    # time), which is faster overall.
     candidate, better = np.empty_like(out), np.empty(out.shape, dtype=bool)
     for index, offset in enumerate(offsets[1:], start=1):
         copy_blocks(candidate, window(x_padded, offset, stride, dilation, out_hw))
@@ -80,9 +89,10 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
             candidate, out, out=better
         )  # strictly: the first of tied maxima keeps the win, as in torch
         np.maximum(out, candidate, out=out)
-        # winner = index where better, else unchanged. Taps are numbered in scan order, so that is also
-        # max(winner, index * better): one comparison over whole arrays, much faster than a masked
-        # assignment (winner[better] = index, np.copyto(..., where=better)), which branches per element.
+        # winner = index where better, else unchanged. Taps are numbered in scan order,
+        # so that is also max(winner, index * better): one comparison over whole arrays,
+        # much faster than a masked assignment (winner[better] = index, np.copyto(...,
+        # where=better)), which branches per element.
         np.maximum(winner, better * winner.dtype.type(index), out=winner)
     cache = PoolCache(
         x.shape,
@@ -98,17 +108,21 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
 
 
 def max_pool2d_backward(grad_output, cache: PoolCache):
-    """Gradient of max pooling: ``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``.
+    """Gradient of max pooling: ``grad_output: (N, C, H_out, W_out)`` ->
+    ``grad_x: (N, C, H, W)``.
 
-    Each output's gradient goes to the one input that won its window (the first maximum on ties).
+    Each output's gradient goes to the one input that won its window (the first maximum
+    on ties).
     """
-    # Every tap below reads the whole gradient: one channels-last copy first (none if it already is, as
-    # from a convolution; a real one after Flatten) lets each read run over contiguous memory.
+    # Every tap below reads the whole gradient: one channels-last copy first (none if it
+    # already is, as from a convolution; a real one after Flatten) lets each read run
+    # over contiguous memory.
     grad = np.ascontiguousarray(_checked_grad(grad_output, cache))
     spans = [d * (k - 1) + 1 for d, k in zip(cache.dilation, cache.kernel_size)]
     disjoint = all(s >= span for s, span in zip(cache.stride, spans))
-    # Undilated windows that tile the padded input exactly (2x2 pooling of an even size) write every entry
-    # below. (Dilated windows skip inputs inside their span, which must stay 0.)
+    # Undilated windows that tile the padded input exactly (2x2 pooling of an even size)
+    # write every entry below. (Dilated windows skip inputs inside their span, which
+    # must stay 0.)
     tiled = cache.dilation == (1, 1) and all(
         s == k and o * s == size
         for s, k, o, size in zip(
@@ -127,13 +141,16 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
         np.multiply(grad, cache.winner == index, out=routed)
         if disjoint:  # every input lies in at most one window: write, no read needed
             copy_blocks(target, routed)
-        else:  # overlapping windows: an input may win several of them, so add (never assign)
+        else:
+            # overlapping windows: an input may win several of them, so add (never
+            # assign)
             target += routed
     return _crop(grad_padded, cache)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
-    """``torch.nn.functional.max_pool2d``: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    """``torch.nn.functional.max_pool2d``: ``x: (N, C, H, W)`` ->
+    ``(N, C, H_out, W_out)``."""
     return max_pool2d_forward(x, kernel_size, stride, padding, dilation)[0]
 
 
@@ -144,12 +161,14 @@ def avg_pool2d_forward(
 
     Args:
         x: ``(N, C, H, W)``.
-        kernel_size, stride (default: ``kernel_size``), padding (zeros, at most half the kernel): int or pair.
-        count_include_pad: divide by ``kh*kw`` (torch's default) or, if ``False``, by the number of real
-            (non-padding) inputs in each window.
+        kernel_size, stride (default: ``kernel_size``), padding (zeros, at most half the
+            kernel): int or pair.
+        count_include_pad: divide by ``kh*kw`` (torch's default) or, if ``False``, by
+            the number of real (non-padding) inputs in each window.
 
     Returns:
-        ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for :func:`avg_pool2d_backward`.
+        ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for
+        :func:`avg_pool2d_backward`.
     """
     x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
         x, kernel_size, stride, padding, 1, "avg_pool2d"
@@ -181,9 +200,11 @@ def avg_pool2d_forward(
 
 
 def avg_pool2d_backward(grad_output, cache: PoolCache):
-    """Gradient of average pooling: ``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``.
+    """Gradient of average pooling: ``grad_output: (N, C, H_out, W_out)`` ->
+    ``grad_x: (N, C, H, W)``.
 
-    Every input of a window receives the window's gradient divided by the window's divisor.
+    Every input of a window receives the window's gradient divided by the window's
+    divisor.
     """
     grad = _checked_grad(grad_output, cache)
     share = grad / np.asarray(cache.divisor, dtype=grad.dtype)
@@ -198,21 +219,24 @@ def avg_pool2d_backward(grad_output, cache: PoolCache):
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, *, count_include_pad=True):
-    """``torch.nn.functional.avg_pool2d``: ``x: (N, C, H, W)`` -> ``(N, C, H_out, W_out)``."""
+    """``torch.nn.functional.avg_pool2d``: ``x: (N, C, H, W)`` ->
+    ``(N, C, H_out, W_out)``."""
     return avg_pool2d_forward(
         x, kernel_size, stride, padding, count_include_pad=count_include_pad
     )[0]
 
 
 def _checked_grad(grad_output, cache: PoolCache) -> np.ndarray:
-    """``grad_output`` checked against the forward output shape, as a channels-last view."""
+    """``grad_output`` checked against the forward output shape, as a channels-last
+    view."""
     n, c = cache.x_shape[:2]
     expected = (n, c, *cache.out_hw)
     return checks.grad_output_like(grad_output, expected).transpose(0, 2, 3, 1)
 
 
 def _crop(grad_padded: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Drop the padding from ``(N, Hp, Wp, C)`` and return the NCHW-shaped view ``(N, C, H, W)``."""
+    """Drop the padding from ``(N, Hp, Wp, C)`` and return the NCHW-shaped view
+    ``(N, C, H, W)``."""
     ph, pw = cache.padding
     h, w = cache.x_shape[2:]
     return grad_padded[:, ph : ph + h, pw : pw + w, :].transpose(0, 3, 1, 2)
