@@ -10,15 +10,16 @@ __all__ = ["relu_forward", "relu_backward", "relu", "sigmoid", "tanh"]
 
 
 def relu_forward(x):
-    """``max(x, 0)``, any shape; returns ``(out, cache)``, the cache being ``x > 0``."""
+    """``max(x, 0)``, any shape; returns ``(out, cache)``, the cache being ``x``."""
     x = checks.real_array(x, "x", None)
-    return np.maximum(x, 0), x > 0  # np.maximum keeps a NaN a NaN, as torch does
+    return np.maximum(x, 0), x  # np.maximum keeps a NaN a NaN, as torch does
 
 
 def relu_backward(grad_output, cache):
     """The gradient passes where the input was positive; 0 elsewhere (at 0 too)."""
     grad_output = checks.grad_output_like(grad_output, cache.shape, strict=False)
-    return np.where(cache, grad_output, 0).astype(grad_output.dtype)
+    dtype = np.result_type(grad_output, cache)  # the wider of the two
+    return np.where(cache > 0, grad_output, 0).astype(dtype)
 
 
 def relu(x):

@@ -99,15 +99,16 @@ def conv2d_backward(grad_output, cache: Conv2dCache):
     x, weight, has_bias, stride, padding, dilation, out_hw = cache
     shape = (x.shape[0], weight.shape[0], *out_hw)
     grad_output = checks.grad_output_like(grad_output, shape, strict=False)
-    x_padded = pad(x, padding)
+    dtype = np.result_type(grad_output, x)  # the wider of the two, as torch promotes
+    x_padded = pad(x, padding).astype(dtype, copy=False)
     grad_x_padded = np.zeros_like(x_padded)
-    grad_weight = np.zeros_like(weight)
+    grad_weight = np.zeros(weight.shape, dtype)
     for n, o, i, j in np.ndindex(grad_output.shape):
         rows, cols = window(i, j, weight.shape[2:], stride, dilation)
         g = grad_output[n, o, i, j]
         grad_weight[o] += g * x_padded[n, :, rows, cols]
         grad_x_padded[n, :, rows, cols] += g * weight[o]
-    grad_bias = grad_output.sum(axis=(0, 2, 3)).astype(x.dtype) if has_bias else None
+    grad_bias = grad_output.sum(axis=(0, 2, 3)).astype(dtype) if has_bias else None
     return unpad(grad_x_padded, padding), grad_weight, grad_bias
 
 

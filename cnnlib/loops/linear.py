@@ -43,11 +43,12 @@ def linear_backward(grad_output, cache: LinearCache):
     x, weight, has_bias = cache
     shape = (x.shape[0], weight.shape[0])
     grad_output = checks.grad_output_like(grad_output, shape, strict=False)
-    grad_x, grad_weight = np.zeros_like(x), np.zeros_like(weight)
+    dtype = np.result_type(grad_output, x)  # the wider of the two, as torch promotes
+    grad_x, grad_weight = np.zeros(x.shape, dtype), np.zeros(weight.shape, dtype)
     for n in range(x.shape[0]):
         grad_weight += np.outer(grad_output[n], x[n])
         grad_x[n] = weight.T @ grad_output[n]
-    grad_bias = grad_output.sum(axis=0).astype(x.dtype) if has_bias else None
+    grad_bias = grad_output.sum(axis=0).astype(dtype) if has_bias else None
     return grad_x, grad_weight, grad_bias
 
 

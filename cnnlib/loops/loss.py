@@ -53,6 +53,7 @@ def cross_entropy_backward(grad_output, cache: CrossEntropyCache):
     Returns ``grad_logits: (N, classes)``.
     """
     logits, targets = cache
+    grad_output = checks.grad_output_like(grad_output, (), strict=False)
     grad_logits = np.zeros_like(logits)
     for n, (z, t) in enumerate(zip(logits, targets)):
         grad_logits[n] = softmax(z)

@@ -25,9 +25,10 @@ __all__ = [
 
 
 class MaxPoolCache(NamedTuple):
-    """``x_shape`` and ``indices``: the winner of each window, as ``row * W + col``."""
+    """``x_shape``, ``x_dtype`` and ``indices``, each winner as ``row * W + col``."""
 
     x_shape: tuple
+    x_dtype: np.dtype
     indices: np.ndarray
 
 
@@ -50,14 +51,15 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
         row = rows.start + u * dilation[0] - padding[0]  # back to unpadded coordinates
         col = cols.start + v * dilation[1] - padding[1]
         indices[n, c, i, j] = row * x.shape[3] + col
-    return out, MaxPoolCache(x.shape, indices)
+    return out, MaxPoolCache(x.shape, x.dtype, indices)
 
 
 def max_pool2d_backward(grad_output, cache: MaxPoolCache):
     """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``."""
     shape = (*cache.x_shape[:2], *cache.indices.shape[2:])
     grad_output = checks.grad_output_like(grad_output, shape, strict=False)
-    grad_x = np.zeros(cache.x_shape, dtype=grad_output.dtype)
+    dtype = np.result_type(grad_output, cache.x_dtype)  # the wider of the two
+    grad_x = np.zeros(cache.x_shape, dtype=dtype)
     width = cache.x_shape[3]
     for n, c, i, j in np.ndindex(grad_output.shape):
         row, col = divmod(cache.indices[n, c, i, j], width)
@@ -80,9 +82,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
 
 
 class AvgPoolCache(NamedTuple):
-    """The window geometry: ``x_shape``, ``out_hw`` and ``(h, w)`` pairs."""
+    """``x_shape``, ``x_dtype``, ``out_hw`` and the window geometry as pairs."""
 
     x_shape: tuple
+    x_dtype: np.dtype
     out_hw: tuple
     kernel_size: tuple
     stride: tuple
@@ -99,18 +102,18 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0):
     for n, c, i, j in np.ndindex(out.shape):
         rows, cols = window(i, j, kernel, stride, (1, 1))
         out[n, c, i, j] = np.sum(x_padded[n, c, rows, cols]) / (kernel[0] * kernel[1])
-    return out, AvgPoolCache(x.shape, out_hw, kernel, stride, padding)
+    return out, AvgPoolCache(x.shape, x.dtype, out_hw, kernel, stride, padding)
 
 
 def avg_pool2d_backward(grad_output, cache: AvgPoolCache):
     """``grad_output: (N, C, H_out, W_out)`` -> ``grad_x: (N, C, H, W)``."""
-    x_shape, out_hw, kernel, stride, padding = cache
+    x_shape, x_dtype, out_hw, kernel, stride, padding = cache
     grad_output = checks.grad_output_like(
         grad_output, (*x_shape[:2], *out_hw), strict=False
     )
     n, c, h, w = x_shape
     padded = (n, c, h + 2 * padding[0], w + 2 * padding[1])
-    grad_x_padded = np.zeros(padded, dtype=grad_output.dtype)
+    grad_x_padded = np.zeros(padded, dtype=np.result_type(grad_output, x_dtype))
     for n, c, i, j in np.ndindex(grad_output.shape):
         rows, cols = window(i, j, kernel, stride, (1, 1))
         share = grad_output[n, c, i, j] / (kernel[0] * kernel[1])
