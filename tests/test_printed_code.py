@@ -107,3 +107,30 @@ def test_the_library_is_formatted():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def readable_functions():
+    """Every function of the loops and the readable ops, which the book may print."""
+    import pkgutil
+
+    import cnnlib.loops
+    import cnnlib.ops
+
+    for package in (cnnlib.loops, cnnlib.ops):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for name, value in vars(module).items():
+                if inspect.isfunction(value) and value.__module__ == module.__name__:
+                    yield f"{module.__name__}.{name}", value
+
+
+def test_readable_functions_are_short():
+    """A function a learner reads stays under 40 lines, docstring included."""
+    found = dict(readable_functions())
+    assert "cnnlib.ops.conv.conv2d_backward" in found
+    long = {
+        name: len(inspect.getsourcelines(function)[0])
+        for name, function in found.items()
+        if len(inspect.getsourcelines(function)[0]) > 40
+    }
+    assert not long, long
