@@ -23,7 +23,8 @@ import numpy as np
 __all__ = [
     "positive_int", "pair", "real_array", "float_array", "same_dtype",
     "conv2d_args", "pool2d_args", "linear_args", "targets_for", "grad_output_like",
-    "any_float_array", "image_and_kernel",
+    "any_float_array", "image_and_kernel", "probability", "batch_norm_args",
+    "batch_norm_input",
 ]  # fmt: skip
 
 
@@ -272,3 +273,77 @@ def image_and_kernel(image, kernel):
             f"shape {image.shape}"
         )
     return image, kernel
+
+
+def probability(value, name: str) -> float:
+    """``value`` as a ``float`` if it is a real number in ``[0, 1]`` (dropout's ``p``,
+    batch norm's ``momentum``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = type(value).__name__
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r} ({kind})")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return float(value)
+
+
+def _channel_vector(value, name: str, x) -> np.ndarray | None:
+    """``None``, or a float ``(C,)`` array of ``x``'s dtype, C being ``x.shape[1]``."""
+    if value is None:
+        return None
+    value = float_array(value, name, 1, "(C,)")
+    same_dtype(x, "x", value, name)
+    if value.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"{name} must have shape ({x.shape[1]},) for x of shape {x.shape} "
+            f"({x.shape[1]} channels), got {value.shape}"
+        )
+    return value
+
+
+def batch_norm_args(
+    x, running_mean, running_var, weight, bias, training, momentum, eps
+):
+    """Check batch norm's arguments (torch's ``F.batch_norm``); returns them checked.
+
+    ``x: (N, C)``, ``(N, C, L)`` or ``(N, C, H, W)``; the four vectors ``None`` or
+    ``(C,)`` in ``x``'s dtype; running statistics are required outside training, and
+    training needs more than one value per channel (the variance of one number is 0).
+    """
+    x = float_array(x, "x", None, "(N, C), (N, C, L) or (N, C, H, W)")
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"batch_norm expects x of shape (N, C), (N, C, L) or (N, C, H, W), "
+            f"got shape {x.shape}"
+        )
+    names = ("running_mean", "running_var", "weight", "bias")
+    values = (running_mean, running_var, weight, bias)
+    vectors = [_channel_vector(v, name, x) for v, name in zip(values, names)]
+    if (vectors[0] is None) != (vectors[1] is None):
+        raise ValueError("running_mean and running_var must both be given or be None")
+    if not training and vectors[0] is None:
+        raise ValueError("batch_norm with training=False needs running_mean/var")
+    if training and x.size // x.shape[1] < 2:
+        raise ValueError(
+            f"batch_norm in training needs more than 1 value per channel, got x of "
+            f"shape {x.shape}"
+        )
+    momentum = probability(momentum, "momentum")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
+        raise ValueError(f"eps must be a number > 0, got {eps!r}")
+    return (x, *vectors, bool(training), momentum, float(eps))
+
+
+def batch_norm_input(x, num_features: int, ranks: tuple[int, ...], layer: str):
+    """``x`` for a batch-norm layer: a float array of one of ``ranks`` dimensions
+    with ``num_features`` channels on axis 1."""
+    x = float_array(x, "x", None)
+    if x.ndim not in ranks:
+        layouts = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}
+        allowed = " or ".join(layouts[r] for r in ranks)
+        raise ValueError(f"{layer} expects x of shape {allowed}, got shape {x.shape}")
+    if x.shape[1] != num_features:
+        raise ValueError(
+            f"{layer}({num_features}) expects {num_features} channels on axis 1, got "
+            f"x of shape {x.shape}"
+        )
+    return x

@@ -9,13 +9,16 @@ Every op comes three ways:
   take ``needs_input_grad=False`` to skip ``grad_x``; the others return ``grad_x``.
 
 ``grad_output`` has the forward output's shape and every gradient the shape of what it
-is the gradient of. Inputs are never modified.
+is the gradient of. Inputs are never modified; the one exception is torch's too:
+``batch_norm`` in training updates the running statistics it is given in place.
 
 Each op runs the tuned kernel of :mod:`cnnlib.tuned` where there is one, or the
 readable op of :mod:`cnnlib.ops` when ``cnnlib.fast_kernels(False)`` is in force (see
-:mod:`cnnlib.dispatch`). Linear layers and the loss have one implementation, the
-readable one. Outputs of the tuned path may be channels-last in memory (NCHW in shape
-and values); ``np.ascontiguousarray`` gives a C-ordered copy when one is needed.
+:mod:`cnnlib.dispatch`). Linear layers, the loss, batch normalisation and dropout have
+one implementation, the readable one (a few whole-array NumPy operations each, with no
+loop or copy for a tuned kernel to remove). Outputs of the tuned path may be
+channels-last in memory (NCHW in shape and values); ``np.ascontiguousarray`` gives a
+C-ordered copy when one is needed.
 """
 
 from __future__ import annotations
@@ -23,11 +26,19 @@ from __future__ import annotations
 from . import ops, tuned
 from .dispatch import fast_kernels_enabled
 from .ops import (
+    BatchNormCache,
     CrossEntropyCache,
+    DropoutCache,
     LinearCache,
+    batch_norm,
+    batch_norm_backward,
+    batch_norm_forward,
     cross_entropy,
     cross_entropy_backward,
     cross_entropy_forward,
+    dropout,
+    dropout_backward,
+    dropout_forward,
     linear,
     linear_backward,
     linear_forward,
@@ -43,6 +54,8 @@ __all__ = [
     "relu", "relu_forward", "relu_backward",
     "cross_entropy", "cross_entropy_forward", "cross_entropy_backward",
     "CrossEntropyCache", "log_softmax", "softmax",
+    "batch_norm", "batch_norm_forward", "batch_norm_backward", "BatchNormCache",
+    "dropout", "dropout_forward", "dropout_backward", "DropoutCache",
 ]  # fmt: skip
 
 

@@ -8,8 +8,10 @@ cache in **one** slot (``self._cache``), overwritten by the next forward pass;
 returns one array, the gradient with respect to the layer's input.
 
 Inside :func:`no_grad` no cache is kept (evaluation of large batches then holds no
-column matrices). Parameter names and ``state_dict`` keys follow torch (``"0.weight"``,
-``"0.bias"``, ...), so::
+column matrices). Besides parameters a module may hold *buffers*: arrays that are state
+but not trained, such as batch norm's running statistics (``register_buffer``, as in
+torch). Parameter and buffer names and ``state_dict`` keys follow torch
+(``"0.weight"``, ``"0.bias"``, ``"1.running_mean"``, ...), so::
 
     torch_model.load_state_dict(
         {k: torch.from_numpy(v) for k, v in model.state_dict().items()}
@@ -27,11 +29,12 @@ import numpy as np
 
 from . import functional as F
 from .init import torch_default_bound, uniform
-from .checks import pair, positive_int
+from .checks import batch_norm_input, pair, positive_int, probability
 
 __all__ = [
     "Parameter", "Module", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten",
     "Linear", "Sequential", "CrossEntropyLoss", "no_grad", "is_grad_enabled",
+    "BatchNorm1d", "BatchNorm2d", "Dropout",
 ]  # fmt: skip
 
 _grad_enabled = True
@@ -87,10 +90,12 @@ class Parameter:
 
 class Module:
     """Base class. Assigning a :class:`Parameter` or a :class:`Module` to an attribute
-    registers it, as in torch."""
+    registers it, as in torch; :meth:`register_buffer` registers a buffer, and later
+    assignments to its name replace it."""
 
     def __init__(self):
         object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
         self.training = True
         self._cache = None
@@ -100,8 +105,30 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif name in self._buffers:
+            self._buffers[name] = self._checked_buffer(name, value)
         elif value is None and name in self._parameters:
             self._parameters[name] = None
+        object.__setattr__(self, name, value)
+
+    @staticmethod
+    def _checked_buffer(name, value):
+        if value is not None and not isinstance(value, np.ndarray):
+            raise ValueError(
+                f"buffer {name!r} must be a NumPy array or None, got "
+                f"{type(value).__name__}"
+            )
+        return value
+
+    def register_buffer(self, name: str, value: np.ndarray | None) -> None:
+        """Register ``value`` (an array, or ``None`` for "not kept") as the buffer
+        ``name``: state that ``state_dict`` saves and ``.double()`` converts, but that
+        no optimizer sees (torch's ``register_buffer``)."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"buffer name must be an identifier, got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise ValueError(f"{name!r} is already a parameter or a submodule")
+        self._buffers[name] = self._checked_buffer(name, value)
         object.__setattr__(self, name, value)
 
     # --- computation ------------------------------------------------------------------
@@ -162,6 +189,33 @@ class Module:
                 f"{prefix}.{child_name}" if prefix else child_name
             )
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(name, array)`` for every buffer that is not ``None``, children's
+        prefixed by their name: ``"1.running_mean"``, ..."""
+        for name, buffer in self._buffers.items():
+            if buffer is not None:
+                yield prefix + name, buffer
+        for child_name, child in self._modules.items():
+            yield from child.named_buffers(prefix + child_name + ".")
+
+    def buffers(self) -> Iterator[np.ndarray]:
+        """Yield every buffer array of this module and its children."""
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def _state_slots(self, prefix: str = ""):
+        """Yield ``(key, module, attribute)`` for every parameter and buffer in torch's
+        ``state_dict`` order: a module's parameters, then its buffers, then its
+        children's."""
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                yield prefix + name, self, name
+        for name, buffer in self._buffers.items():
+            if buffer is not None:
+                yield prefix + name, self, name
+        for child_name, child in self._modules.items():
+            yield from child._state_slots(prefix + child_name + ".")
+
     def children(self) -> Iterator["Module"]:
         return iter(self._modules.values())
 
@@ -172,8 +226,7 @@ class Module:
 
     def train(self, mode: bool = True) -> "Module":
         """Switch to training mode (and back with ``train(False)``); returns ``self``.
-        No layer here behaves differently, but the flag is kept for code that carries
-        over to torch (dropout, batch norm)."""
+        :class:`Dropout` and the batch norms behave differently in the two modes."""
         for _, module in self.named_modules():
             module.training = mode
         return self
@@ -183,11 +236,16 @@ class Module:
         return self.train(False)
 
     def to(self, dtype) -> "Module":
-        """Convert every parameter (and gradient) to ``dtype`` in place, e.g.
-        ``np.float64`` for gradient checks."""
+        """Convert every parameter (and gradient) and every float buffer to ``dtype`` in
+        place, e.g. ``np.float64`` for gradient checks (integer buffers stay, as in
+        torch)."""
         for parameter in self.parameters():
             parameter.data = parameter.data.astype(dtype)
             parameter.grad = parameter.grad.astype(dtype)
+        for _, module in self.named_modules():
+            for name, buffer in list(module._buffers.items()):
+                if buffer is not None and np.issubdtype(buffer.dtype, np.floating):
+                    setattr(module, name, buffer.astype(dtype))
         return self
 
     def double(self) -> "Module":
@@ -197,21 +255,29 @@ class Module:
         return self.to(np.float32)
 
     # --- state ------------------------------------------------------------------------
+    @staticmethod
+    def _state_value(module: "Module", name: str) -> np.ndarray:
+        """The array behind a ``state_dict`` entry: a parameter's data or a buffer."""
+        parameter = module._parameters.get(name)
+        return module._buffers[name] if parameter is None else parameter.data
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """``{name: copy of parameter data}`` with torch's keys (``"0.weight"``) and
-        shapes."""
+        """``{name: copy of the parameter's or buffer's array}`` with torch's keys
+        (``"0.weight"``, ``"1.running_mean"``), order and shapes."""
         return {
-            name: parameter.data.copy() for name, parameter in self.named_parameters()
+            key: self._state_value(module, name).copy()
+            for key, module, name in self._state_slots()
         }
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
-        """Copy arrays into the parameters (cast to each parameter's dtype; the arrays
-        given are not kept).
+        """Copy arrays into the parameters and buffers (cast to each one's dtype; the
+        arrays given are not kept).
 
         Raises ``ValueError`` on missing or unexpected keys (when ``strict``) or a shape
         mismatch, naming the key and both shapes; nothing is modified then.
         """
-        own = dict(self.named_parameters())
+        slots = {key: (module, name) for key, module, name in self._state_slots()}
+        own = {key: self._state_value(*slot) for key, slot in slots.items()}
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))
         if strict and (missing or unexpected):
@@ -220,18 +286,23 @@ class Module:
                 f"unexpected keys {unexpected}"
             )
         arrays = {}
-        for name, parameter in own.items():
-            if name not in state_dict:
+        for key, current in own.items():
+            if key not in state_dict:
                 continue
-            value = np.asarray(state_dict[name])
-            if value.shape != parameter.shape:
+            value = np.asarray(state_dict[key])
+            if value.shape != current.shape:
                 raise ValueError(
-                    f"state_dict[{name!r}] has shape {value.shape} but the model's "
-                    f"parameter has shape {parameter.shape}"
+                    f"state_dict[{key!r}] has shape {value.shape} but the model's "
+                    f"array has shape {current.shape}"
                 )
-            arrays[name] = value
-        for name, value in arrays.items():
-            own[name].data = value.astype(own[name].dtype, copy=True)
+            arrays[key] = value
+        for key, value in arrays.items():
+            module, name = slots[key]
+            value = value.astype(own[key].dtype, copy=True)
+            if name in module._parameters:
+                module._parameters[name].data = value
+            else:
+                setattr(module, name, value)
 
     # --- display ----------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -571,3 +642,131 @@ class CrossEntropyLoss(Module):
 
     def extra_repr(self):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class _BatchNorm(Module):
+    """What :class:`BatchNorm1d` and :class:`BatchNorm2d` share (torch's
+    ``_BatchNorm``, its arguments and defaults; ``bias=False`` keeps only the
+    ``weight``); subclasses set ``_ranks``, the input ranks they accept."""
+
+    _ranks: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        *,
+        bias=True,
+        dtype=np.float32,
+    ):
+        super().__init__()
+        self.num_features = positive_int(num_features, "num_features")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps <= 0:
+            raise ValueError(f"eps must be a number > 0, got {eps!r}")
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else probability(momentum, "momentum")
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        dtype, shape = _dtype(dtype), (self.num_features,)
+        self.weight = Parameter(np.ones(shape, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(shape, dtype)) if affine and bias else None
+        tracked = self.track_running_stats
+        self.register_buffer(
+            "running_mean", np.zeros(shape, dtype) if tracked else None
+        )
+        self.register_buffer("running_var", np.ones(shape, dtype) if tracked else None)
+        count = np.array(0, dtype=np.int64) if tracked else None
+        self.register_buffer("num_batches_tracked", count)
+
+    def forward(self, x):
+        """``x`` -> the same shape. Training: normalise with the batch's statistics
+        and update the running ones (``momentum=None``: their cumulative average over
+        ``num_batches_tracked`` batches). Evaluation: use the running statistics, or
+        the batch's if none are tracked."""
+        x = batch_norm_input(x, self.num_features, self._ranks, type(self).__name__)
+        updating = self.training and self.track_running_stats
+        factor = 0.0 if self.momentum is None else self.momentum
+        if updating and self.momentum is None:
+            factor = 1.0 / (int(self.num_batches_tracked) + 1)
+        use_running = not self.training or self.track_running_stats
+        out, cache = F.batch_norm_forward(
+            x,
+            self.running_mean if use_running else None,
+            self.running_var if use_running else None,
+            None if self.weight is None else self.weight.data,
+            None if self.bias is None else self.bias.data,
+            self.training or self.running_mean is None,
+            factor,
+            self.eps,
+        )
+        if updating:
+            self.num_batches_tracked += 1
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output, needs_input_grad=True):
+        """``grad_output``: x's shape -> ``grad_x`` (``None`` if not
+        ``needs_input_grad``); adds into ``weight.grad`` and ``bias.grad``."""
+        grad_x, grad_weight, grad_bias = F.batch_norm_backward(
+            grad_output, self._take(), needs_input_grad
+        )
+        if self.weight is not None:
+            self.weight.grad += grad_weight
+        if self.bias is not None:
+            self.bias.grad += grad_bias
+        return grad_x
+
+    def extra_repr(self):
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` (torch's ``BatchNorm1d``):
+    each of the ``C = num_features`` channels is normalised over the batch (and
+    ``L``), then scaled by ``weight`` and shifted by ``bias`` (ones and zeros at
+    first). See :mod:`cnnlib.ops.batchnorm` for the formulas."""
+
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of ``(N, C, H, W)`` (torch's ``BatchNorm2d``): each of the
+    ``C = num_features`` channels is normalised over its ``N * H * W`` values, then
+    scaled by ``weight`` and shifted by ``bias``. Buffers ``running_mean``,
+    ``running_var``, ``num_batches_tracked``; ``state_dict`` keys as torch's."""
+
+    _ranks = (4,)
+
+
+class Dropout(Module):
+    """Inverted dropout (torch's ``Dropout``): any shape -> the same shape.
+
+    Training: each value is zeroed with probability ``p`` and the others are divided
+    by ``1 - p``; evaluation: the identity. The mask comes from ``rng`` (default:
+    :func:`cnnlib.init.default_generator`, reseeded by ``cnnlib.manual_seed``) and the
+    backward reuses it.
+    """
+
+    def __init__(self, p=0.5, *, rng=None):
+        super().__init__()
+        self.p = probability(p, "p")
+        self.rng = rng
+
+    def forward(self, x):
+        out, cache = F.dropout_forward(x, self.p, self.training, self.rng)
+        self._keep(cache)
+        return out
+
+    def backward(self, grad_output, needs_input_grad=True):
+        if not needs_input_grad:
+            return None
+        return F.dropout_backward(grad_output, self._take())
+
+    def extra_repr(self):
+        return f"p={self.p}"

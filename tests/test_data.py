@@ -180,3 +180,82 @@ def test_environment_variable_selects_folder(tiny, monkeypatch):
     monkeypatch.setenv("CNNLIB_MNIST_DIR", str(tiny[0]))
     x, _ = load_split("test")
     assert x.shape == (5, 1, 28, 28)
+
+
+# --- the course's train/validation split ---------------------------------------------
+
+from cnnlib.data import (  # noqa: E402
+    SPLIT_SEED,
+    VALIDATION_SIZE,
+    load_mnist_split,
+    split_indices,
+    train_validation_split,
+)
+
+
+def test_split_is_55000_5000_disjoint_complete_and_pinned():
+    train, val = split_indices()
+    assert (VALIDATION_SIZE, SPLIT_SEED) == (5000, 0)
+    assert train.shape == (55000,) and val.shape == (5000,)
+    assert np.intersect1d(train, val).size == 0
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(60000))
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(val) > 0)  # sorted: file order kept
+    # The split is part of the course: every chapter gets these very images.
+    assert val[:6].tolist() == [9, 24, 49, 60, 65, 66] and int(val.sum()) == 149360895
+    again_train, again_val = split_indices(60000, 5000, 0)
+    np.testing.assert_array_equal(again_val, val)
+    np.testing.assert_array_equal(again_train, train)
+    assert not np.array_equal(split_indices(seed=1)[1], val)
+
+
+def test_load_mnist_split_gives_the_three_parts_and_matching_labels():
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_mnist_split()
+    assert x_train.shape == (55000, 1, 28, 28) and y_train.shape == (55000,)
+    assert x_val.shape == (5000, 1, 28, 28) and y_val.shape == (5000,)
+    assert x_test.shape == (10000, 1, 28, 28) and y_test.shape == (10000,)
+    assert x_train.dtype == x_val.dtype == np.float32 and y_val.dtype == np.int64
+    (x_all, y_all), _ = load_mnist()
+    train, val = split_indices()
+    np.testing.assert_array_equal(x_val, x_all[val])
+    np.testing.assert_array_equal(y_val, y_all[val])
+    np.testing.assert_array_equal(y_train, y_all[train])
+    assert x_train[0].tobytes() == x_all[train[0]].tobytes()
+    # every digit is in both parts, in about its share of the whole (the docstring's claim)
+    share = np.bincount(y_all, minlength=10) / 60000
+    for labels in (y_train, y_val):
+        counts = np.bincount(labels, minlength=10)
+        assert counts.min() > 0
+        assert np.abs(counts / labels.size - share).max() < 0.01
+
+
+def test_train_validation_split_copies_and_does_not_modify_its_inputs():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 3, 2)), rng.integers(0, 10, 50)
+    x_before, y_before = x.copy(), y.copy()
+    (x_tr, y_tr), (x_va, y_va) = train_validation_split(x, y, validation=7, seed=3)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(y, y_before)
+    assert x_tr.shape == (43, 3, 2) and x_va.shape == (7, 3, 2) and y_va.shape == (7,)
+    for part in (x_tr, y_tr, x_va, y_va):
+        assert not np.shares_memory(part, x) and not np.shares_memory(part, y)
+    train, val = split_indices(50, 7, 3)
+    np.testing.assert_array_equal(x_va, x[val])
+    np.testing.assert_array_equal(y_tr, y[train])
+    x_va[...] = -1  # the parts are the caller's own arrays
+    np.testing.assert_array_equal(x, x_before)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: split_indices(10, 10), ["validation", "< n = 10"]),
+        (lambda: split_indices(10, 0), ["validation", "> 0"]),
+        (lambda: split_indices(10, 2.5), ["validation", "integer"]),
+        (lambda: train_validation_split(np.zeros((5, 2)), np.zeros(4), 2), ["(5, 2)", "(4,)"]),
+    ],
+)
+def test_split_refuses_bad_arguments(call, words):
+    with pytest.raises(ValueError) as error:
+        call()
+    for word in words:
+        assert word in str(error.value)

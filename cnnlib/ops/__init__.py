@@ -8,7 +8,14 @@ tuned kernels in :mod:`cnnlib.tuned`, which a test proves equal to them;
 """
 
 from .activation import relu, relu_backward, relu_forward
+from .batchnorm import (
+    BatchNormCache,
+    batch_norm,
+    batch_norm_backward,
+    batch_norm_forward,
+)
 from .conv import Conv2dCache, conv2d, conv2d_backward, conv2d_forward
+from .dropout import DropoutCache, dropout, dropout_backward, dropout_forward
 from .im2col import col2im, im2col
 from .linear import LinearCache, linear, linear_backward, linear_forward
 from .loss import (
@@ -37,4 +44,6 @@ __all__ = [
     "relu", "relu_forward", "relu_backward",
     "cross_entropy", "cross_entropy_forward", "cross_entropy_backward",
     "CrossEntropyCache", "log_softmax", "softmax",
+    "batch_norm", "batch_norm_forward", "batch_norm_backward", "BatchNormCache",
+    "dropout", "dropout_forward", "dropout_backward", "DropoutCache",
 ]  # fmt: skip
