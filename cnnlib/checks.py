@@ -70,8 +70,11 @@ def _check_rank(array: np.ndarray, name: str, ndim: int | None, layout: str) -> 
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
 
 
-def real_array(value, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
-    """``value`` as a float array of rank ``ndim`` (``None``: any rank), never a view.
+def real_array(
+    value, name: str, ndim: int | None, layout: str = "", *, min_ndim: int = 0
+) -> np.ndarray:
+    """``value`` as a float array of rank ``ndim`` (``None``: any rank of at least
+    ``min_ndim``).
 
     Lists and integer arrays are accepted and computed in float64; float32 stays
     float32. Booleans, complex numbers and objects are refused.
@@ -86,6 +89,11 @@ def real_array(value, name: str, ndim: int | None, layout: str = "") -> np.ndarr
             f"{array.dtype} with shape {array.shape}"
         )
     _check_rank(array, name, ndim, layout)
+    if array.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions {layout}, "
+            f"got shape {array.shape}"
+        )
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
     return array
@@ -126,8 +134,8 @@ def _vector(bias, length: int, weight, *, strict: bool):
     """``bias`` (``None`` or ``(out,)`` matching ``weight.shape[0]``), checked."""
     if bias is None:
         return None
-    bias = (float_array if strict else real_array)(bias, "bias", 1, "(out,)")
-    if bias.shape[0] != length:
+    bias = (float_array if strict else real_array)(bias, "bias", None, "(out,)")
+    if bias.shape != (length,):
         raise ValueError(
             f"bias must have shape ({length},) to match weight of shape "
             f"{weight.shape}, got {bias.shape}"

@@ -25,7 +25,7 @@ def softmax(logits):
     Subtracting each row's maximum first changes nothing (``exp(-max)`` cancels)
     but keeps every ``exp`` argument <= 0, so ``exp`` never overflows.
     """
-    logits = checks.real_array(logits, "logits", None)
+    logits = checks.real_array(logits, "logits", None, "(..., K)", min_ndim=1)
     exps = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return exps / exps.sum(axis=-1, keepdims=True)
 
