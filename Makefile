@@ -27,7 +27,7 @@ test: $(INSTALLED)
 		--nbval-sanitize-with $(SANITIZE) --ignore=_build --ignore=release --ignore=grading
 
 # Build the book, then open every page in headless Chromium with the network blocked
-# (.ci/check_book.py); one full-page screenshot per page goes to _build/screenshots/.
+# (coursetools/check_book.py); one full-page screenshot per page goes to _build/screenshots/.
 check-book: book
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then \
@@ -35,11 +35,11 @@ check-book: book
 		else \
 			echo "make check-book needs Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
 		fi; }
-	$(PY) .ci/check_book.py --html _build/html --screenshots _build/screenshots
+	$(PY) -m coursetools.check_book --html _build/html --screenshots _build/screenshots
 
 # Student notebooks (no solutions) and otter autograders for every chapter with exercises -> release/
 student: $(INSTALLED)
-	$(PY) .ci/release.py --out release
+	$(PY) -m coursetools.release --out release
 
 # Grade a folder of submitted notebooks, one <student>.ipynb each -> grading/scores.csv, grading/feedback/
 TIMEOUT ?= 900
@@ -47,7 +47,7 @@ JOBS ?= 2
 grade: $(INSTALLED)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [TIMEOUT=900] [JOBS=2]" >&2; exit 2; }
 	test -f release/manifest.json || $(MAKE) student
-	$(PY) .ci/grade.py "$(SUBMISSIONS)" --out grading --timeout $(TIMEOUT) --jobs $(JOBS)
+	$(PY) -m coursetools.grade "$(SUBMISSIONS)" --out grading --timeout $(TIMEOUT) --jobs $(JOBS)
 
 clean:
 	rm -rf _build release grading

@@ -2,7 +2,7 @@
 
 The book is built once, from the stored notebook outputs, into a temporary folder with the
 command of `make book` (`jupyter-book build --all -W -n --keep-going`). What a browser must
-confirm (formulas typeset, images drawn, solutions folded) is checked by `.ci/check_book.py`.
+confirm (formulas typeset, images drawn, solutions folded) is checked by `coursetools/check_book.py`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Per chapter with exercises exactly three otter runs (the CI budget is tight and 
 scores 0 on every question (all our questions ask for code); (c) the student notebook with every
 question's plausible wrong answer from ``tests/wrong_answers.json`` filled in scores 0 on every
 question. The answers are independent, so one run shows that each wrong answer loses its points.
-Then ``.ci/grade.py`` grades a class folder with broken submissions into one complete CSV.
+Then ``coursetools.grade`` grades a class folder with broken submissions into one complete CSV.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from ci_tools import load_ci_module
 
 ROOT = Path(__file__).resolve().parent.parent
 WRONG_ANSWERS_FILE = ROOT / "tests" / "wrong_answers.json"
@@ -30,8 +29,8 @@ RUN_TIMEOUT_S = 1800
 PARALLEL_RUNS = int(os.environ.get("OTTER_TEST_JOBS", "1"))
 
 
-release_tool = load_ci_module("release")
-grade_tool = load_ci_module("grade")
+from coursetools import release as release_tool
+from coursetools import grade as grade_tool
 ASSIGNMENTS = release_tool.find_assignment_notebooks()
 
 

@@ -13,12 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ci_tools import load_ci_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-release_tool = load_ci_module("release")
+from coursetools import release as release_tool
 
 
 def built_release(tmp_path_factory) -> Path:

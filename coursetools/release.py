@@ -3,10 +3,10 @@
 
 Usage (from the repository root; ``make student`` runs exactly this)::
 
-    .venv/bin/python .ci/release.py [--out release] [NOTEBOOK ...]
+    .venv/bin/python -m coursetools.release [--out release] [NOTEBOOK ...]
 
 A chapter notebook has exercises iff its first cell is a raw cell starting with ``# ASSIGNMENT CONFIG``
-(the one-source format of ``shared/EXERCISES.md``). Every such notebook under ``chapters/`` is found
+(the one-source format described in the README's "Writing exercises" section). Every such notebook under ``chapters/`` is found
 automatically, so chapters added later are released without touching this script.
 
 For each notebook, ``otter assign`` runs on a temporary copy whose assignment config is extended with
@@ -78,7 +78,7 @@ MARKERS = ("BEGIN QUESTION", "END QUESTION", "BEGIN SOLUTION", "END SOLUTION", "
 
 @dataclass
 class Exercise:
-    """One otter question of a chapter notebook, as cells of the source (see shared/EXERCISES.md)."""
+    """One otter question of a chapter notebook, as cells of the source (README: "Writing exercises")."""
 
     name: str
     points: float

@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "grading", help="output folder (default: grading/)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help=f"seconds allowed per notebook (default: {DEFAULT_TIMEOUT_S})")
-    parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default: 1)")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks graded at the same time (default: 2)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     everyone = grade_folder(args.submissions, args.out, args.autograder, args.timeout, args.jobs, args.release)

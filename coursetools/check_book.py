@@ -3,7 +3,7 @@
 
 Usage (from the repository root, after `jupyter-book build`):
 
-    .venv/bin/python .ci/check_book.py [--html _build/html] [--screenshots _build/screenshots]
+    .venv/bin/python -m coursetools.check_book [--html _build/html] [--screenshots _build/screenshots]
 
 The pages are served from 127.0.0.1 by a server inside this script; every request to any other
 host is aborted (and counts as a failure), and Chromium itself is pointed at a dead proxy, so
