@@ -41,12 +41,15 @@ from pathlib import Path
 
 import yaml
 
+from cnnlib.files import write_text_atomically
+from coursetools import isolated, sandbox
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_MARKER = "# ASSIGNMENT CONFIG"
 # What the notebooks import and read; shipped to students and inside every autograder zip.
 SUPPORT_DIRS = ("cnnlib", "data")
-# Book-building and test tools that students do not need.
-NOT_FOR_STUDENTS = {"jupyter-book", "sphinx-exercise", "nbval", "pytest", "playwright"}
+# Book-building, browser and test tools, which no student notebook runs.
+NOT_FOR_STUDENTS = {"jupyter-book", "sphinx-exercise", "nbval", "pytest", "playwright", "django-static-mathjax"}
 COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", ".*")
 
 
@@ -86,6 +89,7 @@ class Exercise:
     solution_cells: list[dict] = field(default_factory=list)  # everything inside the raw solution block
     public_tests: list[dict] = field(default_factory=list)
     hidden_tests: list[dict] = field(default_factory=list)
+    config: dict = field(default_factory=dict)  # the question's YAML, including its grading probe
 
 
 def _marker(cell: dict) -> str | None:
@@ -125,7 +129,7 @@ def parse_exercises(nb: dict) -> list[Exercise]:
             config = yaml.safe_load(cell["source"].strip().split("\n", 1)[1] if "\n" in cell["source"].strip() else "")
             if not isinstance(config, dict) or "name" not in config:
                 raise ValueError(f"cell {index}: '# BEGIN QUESTION' needs a YAML 'name:'")
-            exercises.append(Exercise(str(config["name"]), config.get("points", 1)))
+            exercises.append(Exercise(str(config["name"]), config.get("points", 1), config=config))
     if state != "outside":
         raise ValueError(f"the notebook ends inside a question ({state})")
     return exercises
@@ -183,6 +187,8 @@ def with_config(nb: dict, config: dict) -> dict:
             first, _, rest = cell["source"].strip().partition("\n")
             question = yaml.safe_load(rest) or {}
             question.setdefault("all_or_nothing", True)
+            for key in isolated.OPTION_KEYS:  # ours, for the isolated grader; otter knows none
+                question.pop(key, None)
             cell["source"] = first + "\n" + yaml.safe_dump(question, sort_keys=False)
     return patched
 
@@ -280,8 +286,15 @@ Notebooks: {notebooks}
 """
 
 
-def build_release(out: Path, root: Path = ROOT, notebooks: list[Path] | None = None, log=print) -> dict:
-    """Build the release into ``out`` (replaced atomically); return the manifest."""
+def build_release(out: Path, root: Path = ROOT, notebooks: list[Path] | None = None, log=print,
+                  expected: bool = True) -> dict:
+    """Build the release into ``out`` (replaced atomically); return the manifest.
+
+    With ``notebooks`` given and a release already in ``out``, only those chapters are rebuilt;
+    the other chapters of the existing release are kept as they are. ``expected=False`` skips
+    running the reference solutions (no ``grader/`` folder: otter's path only; for tests).
+    """
+    only = notebooks is not None
     notebooks = find_assignment_notebooks(root) if notebooks is None else [Path(n).resolve() for n in notebooks]
     if not notebooks:
         raise SystemExit("no chapter notebook starts with a raw '# ASSIGNMENT CONFIG' cell; nothing to release")
@@ -289,17 +302,30 @@ def build_release(out: Path, root: Path = ROOT, notebooks: list[Path] | None = N
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
         raise ValueError(f"notebook names must be unique in the flat student folder; repeated: {duplicates}")
+    if expected:
+        problem = sandbox.available()
+        if problem:
+            raise SystemExit(f"cannot run the reference solutions in a sandbox: {problem}")
 
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        kept = []
+        if only and (out / "manifest.json").is_file():
+            shutil.copytree(out, staging, dirs_exist_ok=True, symlinks=True)
+            names = {n.stem for n in notebooks}
+            kept = [e for e in json.loads((out / "manifest.json").read_text())["notebooks"]
+                    if e["name"] not in names]
         student_dir, autograder_dir = staging / "student", staging / "autograder"
-        student_dir.mkdir()
-        autograder_dir.mkdir()
+        grader_dir, key_dir = staging / "grader", staging / "answer-key"
+        for folder in (student_dir, autograder_dir, grader_dir, key_dir):
+            folder.mkdir(exist_ok=True)
+        for name in SUPPORT_DIRS:
+            shutil.rmtree(student_dir / name, ignore_errors=True)
         copy_support(student_dir, root)
-        (student_dir / "requirements.txt").write_text(student_requirements(root))
-        manifest = {"otter_version": _otter_version(), "notebooks": []}
+        write_text_atomically(student_dir / "requirements.txt", student_requirements(root))
+        manifest = {"otter_version": _otter_version(), "notebooks": kept}
         with tempfile.TemporaryDirectory(prefix="otter-assign-") as scratch:
             for index, source in enumerate(notebooks):
                 start = time.perf_counter()
@@ -314,18 +340,29 @@ def build_release(out: Path, root: Path = ROOT, notebooks: list[Path] | None = N
                     copier(source.parent / relative, target)
                 zip_name = f"{made['name']}-autograder.zip"
                 shutil.copy2(made["zip"], autograder_dir / zip_name)
+                nb = read_notebook(source)
+                exercises = parse_exercises(nb)
+                write_text_atomically(key_dir / f"{made['name']}.html",
+                                      answer_key_html(made["name"], exercises))
+                if expected:
+                    make_grader_key(nb, made["name"], exercises, grader_dir / made["name"], root)
                 manifest["notebooks"].append({
                     "source": source.relative_to(root).as_posix(),
                     "name": made["name"],
                     "student": f"student/{source.name}",
                     "autograder": f"autograder/{zip_name}",
+                    "grader": f"grader/{made['name']}" if expected else None,
+                    "answer_key": f"answer-key/{made['name']}.html",
                     "questions": made["questions"],
+                    "titles": {e.name: exercise_title(e) for e in exercises},
                 })
                 log(f"released {source.relative_to(root)}: {len(made['questions'])} questions "
                     f"({time.perf_counter() - start:.1f} s)")
-        listing = ", ".join(f"`{n.name}`" for n in notebooks)
-        (student_dir / "README.md").write_text(STUDENT_README.format(notebooks=listing))
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        order = {p.relative_to(root).as_posix(): i for i, p in enumerate(find_assignment_notebooks(root))}
+        manifest["notebooks"].sort(key=lambda e: (order.get(e["source"], len(order)), e["source"]))
+        listing = ", ".join(f"`{Path(e['student']).name}`" for e in manifest["notebooks"])
+        write_text_atomically(student_dir / "README.md", STUDENT_README.format(notebooks=listing))
+        write_text_atomically(staging / "manifest.json", json.dumps(manifest, indent=2) + "\n")
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -333,6 +370,99 @@ def build_release(out: Path, root: Path = ROOT, notebooks: list[Path] | None = N
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def make_grader_key(nb: dict, name: str, exercises: list[Exercise], folder: Path, root: Path = ROOT,
+                    timeout: float = 600) -> None:
+    """The grader's private key: the questions' probes and what the reference solution records.
+
+    The reference (the chapter notebook itself) runs through the same sandbox and harness as a
+    submission, so its recorded values are the expected ones. The key never goes to students
+    and is not inside the sandbox when a submission runs.
+    """
+    specs = isolated.question_specs(exercises)
+    folder.mkdir(parents=True, exist_ok=True)
+    run = isolated.run_notebook(nb, name, specs, timeout, root, keep_answers=folder, keep_as="expected")
+    if run.problem:
+        raise RuntimeError(f"{name}: the reference solution could not be recorded: {run.problem}")
+    judged = isolated.judge(specs, run.answers, run.answers)
+    failing = {q: r.failed for q, r in judged.items() if r.failed}
+    if failing:
+        raise RuntimeError(f"{name}: the reference solution fails its own checks: {failing}")
+    write_text_atomically(folder / "questions.json", json.dumps(specs, indent=1) + "\n")
+
+
+def exercise_title(exercise: Exercise) -> str:
+    """The exercise's title: the question config's ``title``, else the ``{exercise}`` fence's."""
+    if exercise.config.get("title"):
+        return str(exercise.config["title"])
+    for cell in exercise.prompt_cells:
+        match = re.search(r"^[`:]{3,}\{exercise\}[ \t]*(.*)$", cell["source"], re.M)
+        if match and match.group(1).strip():
+            return match.group(1).strip()
+    return exercise.name
+
+
+def _prompt_text(exercise: Exercise) -> str:
+    text = []
+    for cell in exercise.prompt_cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        for line in cell["source"].splitlines():
+            if re.match(r"^\s*([`:]{3,}|:label:|:class:|:nonumber:)", line):
+                continue
+            text.append(line)
+    return "\n".join(text).strip()
+
+
+def reference_code(exercise: Exercise) -> str:
+    """The reference answer: the solution code cells, with otter's markers taken out."""
+    cells = [c["source"] for c in exercise.solution_cells if c["cell_type"] == "code"]
+    lines = [line for cell in cells for line in cell.splitlines()
+             if not re.match(r"^\s*#\s*(BEGIN|END) SOLUTION\s*$", line)]
+    return "\n".join(line for line in lines if line.strip() != "..." and not re.match(r"^\w+ = \.\.\.$", line))
+
+
+def explanation(exercise: Exercise) -> str:
+    """A short explanation: the config's ``explanation``, else prose inside the solution dropdown,
+    else the comment lines of the reference answer."""
+    if exercise.config.get("explanation"):
+        return str(exercise.config["explanation"]).strip()
+    prose = []
+    for cell in exercise.solution_cells:
+        if cell["cell_type"] == "markdown":
+            prose += [l for l in cell["source"].splitlines()
+                      if l.strip() and not re.match(r"^\s*([`:]{3,}|:label:|:class:)", l)]
+    if prose:
+        return "\n".join(prose)
+    comments = [l.strip().lstrip("#").strip() for l in reference_code(exercise).splitlines()
+                if l.strip().startswith("#") or '"""' in l]
+    return "\n".join(c.strip('"') for c in comments if c.strip('"'))
+
+
+def answer_key_html(name: str, exercises: list[Exercise]) -> str:
+    """The teaching assistants' answer key of one chapter: title, points, solution, explanation."""
+    import html
+
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Answer key: {html.escape(name)}"
+             "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+             "pre{background:#f4f4f4;padding:.8em;overflow-x:auto}</style></head><body>",
+             f"<h1>Answer key: {html.escape(name)}</h1>",
+             "<p>For teaching assistants. Not for students: it holds the reference solutions.</p>"]
+    total = sum(float(e.points) for e in exercises)
+    parts.append(f"<p>{len(exercises)} questions, {total:g} points.</p>")
+    for exercise in exercises:
+        parts += [f"<h2>{html.escape(exercise.name)}: {html.escape(exercise_title(exercise))} "
+                  f"({float(exercise.points):g} point{'s' if float(exercise.points) != 1 else ''})</h2>",
+                  f"<h3>Question</h3><pre>{html.escape(_prompt_text(exercise))}</pre>",
+                  f"<h3>Reference solution</h3><pre>{html.escape(reference_code(exercise))}</pre>",
+                  f"<h3>Explanation</h3><p>{html.escape(explanation(exercise) or '(none)')}</p>",
+                  "<h3>What the grader checks</h3><p>All public tests pass, and each value below, "
+                  "computed from the answer in the student's notebook, equals the reference's: "
+                  + html.escape(", ".join(isolated.recorded_names(exercise.config.get("probe", "")
+                                                                  or "pass"))) + "</p>"]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
 
 
 def _otter_version() -> str:
@@ -345,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "release", help="release folder (default: release/)")
     parser.add_argument("--root", type=Path, default=ROOT, help="course repository (default: this one)")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="only these chapter notebooks (default: all)")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="only these chapter notebooks; the release's other chapters are kept (default: all)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     manifest = build_release(args.out, root=args.root.resolve(), notebooks=args.notebooks or None)
