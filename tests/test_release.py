@@ -7,6 +7,7 @@ notebook no more often than it appears in the parts of the source that students 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections import Counter
@@ -17,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+from coursetools import learner
 from coursetools import release as release_tool
 
 
@@ -171,6 +173,32 @@ def test_release_holds_every_chapter_with_exercises(release_dir):
     assert "otter-grader" in (release_dir / "student" / "requirements.txt").read_text()
 
 
+def test_student_requirements_hold_only_what_students_run(release_dir):
+    """Every package students install is imported by a chapter or by cnnlib, or runs Jupyter/otter."""
+    lines = [l for l in (release_dir / "student" / "requirements.txt").read_text().splitlines()
+             if l.strip() and not l.startswith("#")]
+    code = " ".join(c["source"] for p in CHAPTERS for c in release_tool.read_notebook(p)["cells"]
+                    if c["cell_type"] == "code")
+    code += " ".join(p.read_text() for p in (ROOT / "cnnlib").rglob("*.py"))
+    tools = {"otter-grader", "jupyterlab"}
+    for line in lines:
+        package = re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower()
+        if package in tools:
+            continue
+        assert re.search(rf"^\s*(import|from) {re.escape(package)}\b", code, re.M), \
+            f"{package} is in the student requirements but no chapter or cnnlib imports it"
+
+
+@pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
+def test_answer_key_lists_every_question_with_its_solution(release_dir, source):
+    key = (release_dir / "answer-key" / f"{source.stem}.html").read_text()
+    for exercise in release_tool.parse_exercises(release_tool.read_notebook(source)):
+        assert f"<h2>{exercise.name}: " in key
+        assert f"({float(exercise.points):g} point" in key
+        for line in release_tool.reference_code(exercise).splitlines()[:3]:
+            assert html.escape(line.strip()) in key
+
+
 @pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
 def test_no_solution_reaches_students(release_dir, source):
     student = release_tool.read_notebook(release_dir / "student" / source.name)
@@ -216,7 +244,8 @@ def test_leak_check_catches_an_unmarked_code_cell_in_a_solution(tmp_path):
     chapter.parent.mkdir(parents=True)
     source = _synthetic_notebook()
     chapter.write_text(json.dumps(source))
-    release_tool.build_release(tmp_path / "release", root=tmp_path / "course", log=lambda *args: None)
+    release_tool.build_release(tmp_path / "release", root=tmp_path / "course", log=lambda *args: None,
+                               expected=False)
     student = release_tool.read_notebook(tmp_path / "release" / "student" / "synthetic.ipynb")
     problems = find_leaks(release_tool.read_notebook(chapter), student)
     assert problems == ["solution or hidden-test line reached students: \"q_trap_helper = 'forty-two'\""]
@@ -257,3 +286,47 @@ def test_chapter_has_at_least_two_complete_exercises(path):
             assert secret, f"{where}: the solution markers enclose no code"
         assert e.public_tests, f"{where}: no public test"
         assert e.hidden_tests, f"{where}: no hidden test ('# HIDDEN' first line)"
+
+
+# ---------------------------------------------------------------------------------------------
+# The learner's version that the book offers beside each chapter
+
+
+@pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
+def test_learner_version_holds_no_solution_and_no_hidden_test(source):
+    chapter = release_tool.read_notebook(source)
+    version = learner.learner_version(chapter)
+    for cell in version["cells"]:
+        if isinstance(cell["source"], list):
+            cell["source"] = "".join(cell["source"])
+    problems = find_leaks(chapter, version)
+    assert not problems, f"{rel(source)}:\n" + "\n".join(problems[:20])
+    text = json.dumps(version)
+    assert "# HIDDEN" not in text and "probe:" not in text
+    checks = [c for c in version["cells"] if c["source"].startswith("# Check your answer to")]
+    assert len(checks) == sum(len(e.public_tests) for e in release_tool.parse_exercises(chapter))
+
+
+# Light chapters (no training), run top to bottom as a learner who answers nothing would.
+BLANK_RUN_CHAPTERS = [ROOT / "chapters" / "part1" / "01_convolution_by_hand.ipynb",
+                      ROOT / "chapters" / "part2" / "05_backpropagation.ipynb"]
+
+
+@pytest.mark.parametrize("source", BLANK_RUN_CHAPTERS, ids=rel)
+def test_blank_learner_version_runs_to_the_end_with_only_the_checks_failing(source, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    chapter = release_tool.read_notebook(source)
+    nb = nbformat.from_dict(learner.learner_version(chapter))
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
+                   resources={"metadata": {"path": str(source.parent)}}).execute()
+    questions = [e.name for e in release_tool.parse_exercises(chapter)]
+    reports = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("# Check your answer to"):
+            printed = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            reports.setdefault(cell.source.split()[5], []).append(printed)
+    assert set(reports) == set(questions)
+    for question, printed in reports.items():
+        assert any("NOT PASSED YET" in p for p in printed), (question, printed)
