@@ -1,15 +1,17 @@
-"""Execute one notebook and record its answers as plain data (runs inside the grading sandbox).
+"""Execute one notebook and record its answers as plain data (runs inside the grading
+sandbox).
 
 Usage, inside the work folder that ``coursetools.grade`` prepares::
 
     python executor.py NOTEBOOK.ipynb questions.json TIMEOUT
 
-Cells tagged ``otter_ignore`` (training, plots) are skipped, as ``otter run`` skips them. After
-the last cell, one more cell (the harness below) runs each question's probe and public tests in
-the notebook's kernel and writes ``answers.json`` and ``answers.npz``; ``run.json`` says which
-cells raised. Everything this produces is untrusted: the submission ran in the same kernel and
-may have rewritten any of it. The grader reads it back as plain data and judges it elsewhere.
-This file imports nothing from the course, since the repository is not in the sandbox.
+Cells tagged ``otter_ignore`` (training, plots) are skipped, as ``otter run`` skips
+them. After the last cell, one more cell (the harness below) runs each question's probe
+and public tests in the notebook's kernel and writes ``answers.json`` and
+``answers.npz``; ``run.json`` says which cells raised. Everything this produces is
+untrusted: the submission ran in the same kernel and may have rewritten any of it. The
+grader reads it back as plain data and judges it elsewhere. This file imports nothing
+from the course, since the repository is not in the sandbox.
 """
 
 import json
@@ -21,9 +23,10 @@ from nbclient import NotebookClient
 
 IGNORE_TAG = "otter_ignore"
 
-# Runs in the submission's kernel. Only plain data leaves it: JSON scalars, lists, dicts with
-# string keys, and numeric arrays in an npz file. Everything else is recorded as unsupported.
-HARNESS = r'''
+# Runs in the submission's kernel. Only plain data leaves it: JSON scalars, lists, dicts
+# with string keys, and numeric arrays in an npz file. Everything else is recorded as
+# unsupported.
+HARNESS = r"""
 def __course_harness(questions):
     import json as _json, traceback as _tb
     import numpy as _np
@@ -53,7 +56,8 @@ def __course_harness(questions):
         if kind in (list, tuple):
             return {"k": kind.__name__, "v": [encode(item) for item in value]}
         if kind is dict and all(type(key) is str for key in value):
-            return {"k": "dict", "v": {key: encode(item) for key, item in value.items()}}
+            items = value.items()
+            return {"k": "dict", "v": {key: encode(item) for key, item in items}}
         if kind is _np.ndarray and value.dtype.kind in "biuf":
             name = "a%d" % len(arrays)
             arrays[name] = _np.array(value, copy=True)
@@ -61,11 +65,13 @@ def __course_harness(questions):
         if _torch is not None and kind in (_torch.Tensor, _torch.nn.Parameter):
             name = "a%d" % len(arrays)
             arrays[name] = value.detach().cpu().numpy().copy()
-            return {"k": "tensor", "ref": name, "requires_grad": bool(value.requires_grad)}
+            grad = bool(value.requires_grad)
+            return {"k": "tensor", "ref": name, "requires_grad": grad}
         return {"k": "unsupported", "type": kind.__name__}
 
     def problem(error):
-        return "%s: %s" % (type(error).__name__, str(error).splitlines()[0][:200] if str(error) else "")
+        first = (str(error).splitlines() or [""])[0][:200]
+        return "%s: %s" % (type(error).__name__, first)
 
     results = {}
     for name, spec in questions.items():
@@ -79,11 +85,11 @@ def __course_harness(questions):
             entry["error"] = problem(error)
         for index, test in enumerate(spec["public"]):
             try:
-                exec(compile(test, "<public test %d of %s>" % (index + 1, name), "exec"), dict(globals()))
+                where = "<public test %d of %s>" % (index + 1, name)
+                exec(compile(test, where, "exec"), dict(globals()))
                 entry["public"].append(None)
             except BaseException as error:
-                entry["public"].append(problem(error) if not isinstance(error, AssertionError)
-                                       else "AssertionError: " + (str(error).splitlines() or [""])[0][:200])
+                entry["public"].append(problem(error))
         results[name] = entry
     with open("answers.json", "w") as handle:
         _json.dump(results, handle)
@@ -91,7 +97,7 @@ def __course_harness(questions):
 
 
 __course_harness(__COURSE_QUESTIONS__)
-'''
+"""
 
 
 def main() -> int:
@@ -99,10 +105,17 @@ def main() -> int:
     nb = nbformat.read(notebook, as_version=4)
     with open(questions_file) as handle:
         questions = json.load(handle)
-    # Unix sockets: the sandbox has no network, not even a loopback interface that is up.
+    # Unix sockets: the sandbox has no network, not even a loopback interface that is
+    # up.
     manager = KernelManager(kernel_name="python3", transport="ipc", ip="kernel-ipc")
-    client = NotebookClient(nb, km=manager, timeout=timeout, allow_errors=True,
-                            kernel_name="python3", resources={"metadata": {"path": "."}})
+    client = NotebookClient(
+        nb,
+        km=manager,
+        timeout=timeout,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": "."}},
+    )
     cells = []
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
@@ -113,20 +126,32 @@ def main() -> int:
                 record["status"] = "skipped"
             else:
                 client.execute_cell(cell, index)
-                errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+                errors = [
+                    o
+                    for o in cell.get("outputs", [])
+                    if o.get("output_type") == "error"
+                ]
                 record["status"] = "error" if errors else "ok"
                 if errors:
                     record["ename"] = str(errors[0].get("ename", ""))[:100]
                     record["evalue"] = str(errors[0].get("evalue", ""))[:300]
             cells.append(record)
         harness = nbformat.v4.new_code_cell(
-            HARNESS.replace("__COURSE_QUESTIONS__", repr(questions)))
+            HARNESS.replace("__COURSE_QUESTIONS__", repr(questions))
+        )
         nb.cells.append(harness)
         client.execute_cell(harness, len(nb.cells) - 1)
-        errors = [o for o in harness.get("outputs", []) if o.get("output_type") == "error"]
+        errors = [
+            o for o in harness.get("outputs", []) if o.get("output_type") == "error"
+        ]
     with open("run.json", "w") as handle:
-        json.dump({"cells": cells, "harness_error": errors[0].get("evalue", "") if errors else None},
-                  handle)
+        json.dump(
+            {
+                "cells": cells,
+                "harness_error": errors[0].get("evalue", "") if errors else None,
+            },
+            handle,
+        )
     return 0
 
 

@@ -1,17 +1,22 @@
-"""Grading that a submission cannot reach: run it in a sandbox, judge its plain data elsewhere.
+"""Grading that a submission cannot reach: run it in a sandbox, judge its plain data
+elsewhere.
 
-1. The submitted notebook runs in ``coursetools.sandbox`` (no repository, no expected values,
-   no network), under its assignment's file name, with only ``cnnlib/`` and ``data/`` beside it.
-   Cells tagged ``otter_ignore`` (training) are skipped.
-2. After its last cell, each question's *probe* (the ``probe:`` block of its ``# BEGIN QUESTION``
-   cell) calls the student's code on fixed inputs in that kernel; every name the probe assigns is
-   recorded as plain data (numbers, strings, lists, dicts, numeric arrays) to JSON and npz.
-3. This process, which never ran submitted code, reads that data back (``json``, and ``np.load``
-   with ``allow_pickle=False``) and compares each recorded value with the value the reference
-   solution recorded for the same probe at release time (``release/grader/``).
+1. The submitted notebook runs in ``coursetools.sandbox`` (no repository, no expected
+   values,
+   no network), under its assignment's file name, with only ``cnnlib/`` and ``data/``
+   beside it. Cells tagged ``otter_ignore`` (training) are skipped.
+2. After its last cell, each question's *probe* (the ``probe:`` block of its ``# BEGIN
+   QUESTION``
+   cell) calls the student's code on fixed inputs in that kernel; every name the probe
+   assigns is recorded as plain data (numbers, strings, lists, dicts, numeric arrays) to
+   JSON and npz.
+3. This process, which never ran submitted code, reads that data back (``json``, and
+   ``np.load``
+   with ``allow_pickle=False``) and compares each recorded value with the value the
+   reference solution recorded for the same probe at release time (``release/grader/``).
 
-Patching otter, the test runner, NumPy or the builtins inside the kernel can only change the
-data it writes; matching the expected values still takes a correct answer.
+Patching otter, the test runner, NumPy or the builtins inside the kernel can only change
+the data it writes; matching the expected values still takes a correct answer.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlib.files import write_text_atomically
 from coursetools import sandbox
 
 HERE = Path(__file__).resolve().parent
@@ -41,33 +47,55 @@ MAX_DEPTH = 20
 OPTION_KEYS = ("probe", "rtol", "atol", "types", "dtype", "title", "explanation")
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Question specs (from the source notebook)
 
 
 def recorded_names(probe: str) -> list[str]:
-    """Names a probe assigns at its top level, in order, except those starting with ``_``."""
+    """Names a probe assigns in its own scope, in order, except those starting with ``_``.
+
+    Assignments inside ``with``, ``for``, ``if`` and ``try`` blocks count (they bind names
+    of the probe's scope); those inside functions, classes and comprehensions do not.
+    """
     names: list[str] = []
-    for node in ast.parse(probe).body:
-        targets = []
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            targets = [node.target]
-        for target in targets:
-            for sub in ast.walk(target):
-                if isinstance(sub, ast.Name) and not sub.id.startswith("_") and sub.id not in names:
-                    names.append(sub.id)
+
+    def visit(statements) -> None:
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                targets = [node.target]
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                targets = [i.optional_vars for i in node.items if i.optional_vars]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name) and not sub.id.startswith("_"):
+                        if sub.id not in names:
+                            names.append(sub.id)
+            for field_name in ("body", "orelse", "finalbody"):
+                visit(getattr(node, field_name, []) or [])
+            for handler in getattr(node, "handlers", []) or []:
+                visit(handler.body)
+
+    visit(ast.parse(probe).body)
     return names
 
 
 def question_specs(exercises) -> dict[str, dict]:
-    """``{question: spec}``: probe, recorded names, public tests, points and comparison options."""
+    """``{question: spec}``: probe, recorded names, public tests, points and comparison
+    options."""
     specs = {}
     for exercise in exercises:
         probe = exercise.config.get("probe")
         if not isinstance(probe, str) or not probe.strip():
-            raise ValueError(f"{exercise.name}: its '# BEGIN QUESTION' cell needs a 'probe:' block")
+            raise ValueError(
+                f"{exercise.name}: its '# BEGIN QUESTION' cell needs a 'probe:' block"
+            )
         records = recorded_names(probe)
         if not records:
             raise ValueError(f"{exercise.name}: the probe assigns no name to record")
@@ -76,13 +104,16 @@ def question_specs(exercises) -> dict[str, dict]:
             "records": records,
             "public": [c["source"] for c in exercise.public_tests],
             "points": float(exercise.points),
-            "options": {k: exercise.config[k] for k in ("rtol", "atol", "types", "dtype")
-                        if k in exercise.config},
+            "options": {
+                k: exercise.config[k]
+                for k in ("rtol", "atol", "types", "dtype")
+                if k in exercise.config
+            },
         }
     return specs
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Plain data: decoding what a sandbox wrote, strictly
 
 
@@ -98,19 +129,35 @@ class Tensor:
 
 def decode(tree, arrays, depth: int = 0):
     """The value a harness record stands for; BadData for anything else."""
-    if depth > MAX_DEPTH or not isinstance(tree, dict) or not isinstance(tree.get("k"), str):
+    if (
+        depth > MAX_DEPTH
+        or not isinstance(tree, dict)
+        or not isinstance(tree.get("k"), str)
+    ):
         raise BadData("malformed record")
     kind = tree["k"]
     if kind == "none":
         return None
     if kind == "bool" and isinstance(tree.get("v"), bool):
         return tree["v"]
-    if kind == "int" and isinstance(tree.get("v"), str) and tree.get("t") in ("int", "numpy"):
+    if (
+        kind == "int"
+        and isinstance(tree.get("v"), str)
+        and tree.get("t") in ("int", "numpy")
+    ):
         if len(tree["v"]) > 4000:
             raise BadData("integer too long")
         value = int(tree["v"])
-        return value if tree["t"] == "int" else np.int64(value) if -2**63 <= value < 2**63 else value
-    if kind == "float" and type(tree.get("v")) in (float, int) and tree.get("t") in ("float", "numpy"):
+        return (
+            value
+            if tree["t"] == "int"
+            else np.int64(value) if -(2**63) <= value < 2**63 else value
+        )
+    if (
+        kind == "float"
+        and type(tree.get("v")) in (float, int)
+        and tree.get("t") in ("float", "numpy")
+    ):
         return float(tree["v"]) if tree["t"] == "float" else np.float64(tree["v"])
     if kind == "str" and isinstance(tree.get("v"), str):
         return tree["v"]
@@ -139,7 +186,8 @@ class Unsupported:
 
 
 def load_answers(folder: Path, stem: str = "answers") -> dict:
-    """``{question: {"values": {...}, "error": str|None, "public": [...]}}`` from a folder."""
+    """``{question: {"values": {...}, "error": str|None, "public": [...]}}`` from a
+    folder."""
     json_file, npz_file = folder / f"{stem}.json", folder / f"{stem}.npz"
     for path in (json_file, npz_file):
         if not path.is_file() or path.is_symlink():
@@ -165,7 +213,7 @@ def load_answers(folder: Path, stem: str = "answers") -> dict:
     return answers
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Comparing a recorded value with the reference's
 
 
@@ -174,11 +222,15 @@ def _is_number(value) -> bool:
 
 
 def mismatch(expected, got, options: dict) -> str | None:
-    """None if ``got`` matches ``expected``; else what is wrong, without showing expected values.
+    """None if ``got`` matches ``expected``; else what is wrong, without showing
+    expected values.
 
-    Options (from the question's config): ``rtol``/``atol`` (default 1e-5/1e-8, as np.allclose);
-    ``types: exact`` (Python int vs NumPy int differ), ``types: kind`` (int vs float differ);
-    ``dtype: exact`` (array dtypes must be equal; by default only int/float/bool must agree).
+    Options (from the question's config): ``rtol``/``atol`` (default 1e-5/1e-8, as
+    np.allclose);
+    ``types: exact`` (Python int vs NumPy int differ), ``types: kind`` (int vs float
+    differ);
+    ``dtype: exact`` (array dtypes must be equal; by default only int/float/bool must
+    agree).
     """
     rtol, atol = float(options.get("rtol", 1e-5)), float(options.get("atol", 1e-8))
     types = options.get("types", "value")
@@ -199,9 +251,13 @@ def mismatch(expected, got, options: dict) -> str | None:
             return f"wrong type ({type(got).__name__})"
         if types == "exact" and type(got) is not type(expected):
             return f"wrong type ({type(got).__name__})"
-        if types == "kind" and isinstance(got, (int, np.integer)) != isinstance(expected, (int, np.integer)):
+        if types == "kind" and isinstance(got, (int, np.integer)) != isinstance(
+            expected, (int, np.integer)
+        ):
             return f"wrong type ({type(got).__name__})"
-        if isinstance(expected, (int, np.integer)) and isinstance(got, (int, np.integer)):
+        if isinstance(expected, (int, np.integer)) and isinstance(
+            got, (int, np.integer)
+        ):
             return None if int(got) == int(expected) else "wrong value"
         if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
             return "wrong value"
@@ -214,8 +270,9 @@ def mismatch(expected, got, options: dict) -> str | None:
             if problem:
                 return f"[{key!r}]: {problem}"
         return None
-    if isinstance(expected, (list, tuple)) and (types == "exact" or not all(
-            _is_number(x) for x in expected)):
+    if isinstance(expected, (list, tuple)) and (
+        types == "exact" or not all(_is_number(x) for x in expected)
+    ):
         if type(got) is not type(expected) and types == "exact":
             return f"wrong type ({type(got).__name__})"
         if not isinstance(got, (list, tuple)) or len(got) != len(expected):
@@ -237,13 +294,16 @@ def mismatch(expected, got, options: dict) -> str | None:
         return f"wrong shape {have.shape}"
     if options.get("dtype") == "exact" and have.dtype != want.dtype:
         return f"wrong dtype {have.dtype}"
-    if (want.dtype.kind in "iu") != (have.dtype.kind in "iu") or (want.dtype.kind == "b") != (
-            have.dtype.kind == "b"):
+    if (want.dtype.kind in "iu") != (have.dtype.kind in "iu") or (
+        want.dtype.kind == "b"
+    ) != (have.dtype.kind == "b"):
         return f"wrong dtype {have.dtype}"
     if want.dtype.kind in "biu":
         return None if np.array_equal(have, want) else "wrong values"
     with np.errstate(all="ignore"):
-        if not np.allclose(have.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol):
+        if not np.allclose(
+            have.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol
+        ):
             return "wrong values"
     return None
 
@@ -257,14 +317,17 @@ class QuestionResult:
 
 
 def judge(specs: dict, expected: dict, answers: dict) -> dict[str, QuestionResult]:
-    """Score every question: all its recorded values must match the reference (all-or-nothing)."""
+    """Score every question: all its recorded values must match the reference
+    (all-or-nothing)."""
     results = {}
     for name, spec in specs.items():
         result = QuestionResult(0.0, spec["points"])
         got = answers.get(name)
         want = expected[name]["values"]
         if got is None:
-            result.failed.append("the probe did not run (the notebook stopped before it)")
+            result.failed.append(
+                "the probe did not run (the notebook stopped before it)"
+            )
         elif got["error"]:
             result.failed.append(f"calling your code raised {got['error']}")
         else:
@@ -286,7 +349,7 @@ def judge(specs: dict, expected: dict, answers: dict) -> dict[str, QuestionResul
     return results
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Running a notebook in the sandbox
 
 
@@ -306,13 +369,22 @@ class Run:
     seconds: float
 
 
-def run_notebook(nb: dict, name: str, specs: dict, timeout: float, root: Path = ROOT,
-                 threads: int | None = None, keep_answers: Path | None = None,
-                 keep_as: str = "answers") -> Run:
-    """Execute ``nb`` as ``<name>.ipynb`` in a sandbox; read back its answers as plain data.
+def run_notebook(
+    nb: dict,
+    name: str,
+    specs: dict,
+    timeout: float,
+    root: Path = ROOT,
+    threads: int | None = None,
+    keep_answers: Path | None = None,
+    keep_as: str = "answers",
+) -> Run:
+    """Execute ``nb`` as ``<name>.ipynb`` in a sandbox; read back its answers as plain
+    data.
 
-    ``keep_answers``: a folder to copy the validated answer files into (as ``<keep_as>.json``
-    and ``.npz``), which is how the reference's expected values are stored.
+    ``keep_answers``: a folder to copy the validated answer files into (as
+    ``<keep_as>.json`` and ``.npz``), which is how the reference's expected values are
+    stored.
     """
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
@@ -321,12 +393,17 @@ def run_notebook(nb: dict, name: str, specs: dict, timeout: float, root: Path = 
         work.mkdir()
         for folder in ("cnnlib", "data"):
             if (root / folder).is_dir():
-                shutil.copytree(root / folder, work / folder,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (work / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
-        questions = {q: {"probe": s["probe"], "records": s["records"], "public": s["public"]}
-                     for q, s in specs.items()}
-        (work / "questions.json").write_text(json.dumps(questions), encoding="utf-8")
+                shutil.copytree(
+                    root / folder,
+                    work / folder,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                )
+        write_text_atomically(work / f"{name}.ipynb", json.dumps(nb))
+        questions = {
+            q: {"probe": s["probe"], "records": s["records"], "public": s["public"]}
+            for q, s in specs.items()
+        }
+        write_text_atomically(work / "questions.json", json.dumps(questions))
         shutil.copy2(HERE / "executor.py", work / "executor.py")
         for sub in ("home", "runtime"):
             (work / sub).mkdir()
@@ -340,34 +417,68 @@ def run_notebook(nb: dict, name: str, specs: dict, timeout: float, root: Path = 
             "LANG": "C.UTF-8",
         }
         if threads is not None:
-            for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            for variable in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+            ):
                 env[variable] = str(threads)
         command = sandbox.command_in_sandbox(
-            work, [sys.executable, "executor.py", f"{name}.ipynb", "questions.json", str(timeout)],
-            scratch)
-        process = subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+            work,
+            [
+                sys.executable,
+                "executor.py",
+                f"{name}.ipynb",
+                "questions.json",
+                str(timeout),
+            ],
+            scratch,
+        )
+        process = subprocess.Popen(
+            command,
+            cwd=scratch,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill(process)
-            return Run(None, [], f"stopped after the time limit of {timeout:g} s (an endless loop, "
-                       "or far too slow)", time.perf_counter() - start)
+            return Run(
+                None,
+                [],
+                f"stopped after the time limit of {timeout:g} s (an endless loop, "
+                "or far too slow)",
+                time.perf_counter() - start,
+            )
         cells = []
         try:
             info = json.loads((work / "run.json").read_text(encoding="utf-8"))
             cells = [c for c in info.get("cells", []) if isinstance(c, dict)][:10000]
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         try:
             answers = load_answers(work)
             if keep_answers is not None:
                 for suffix in (".json", ".npz"):
-                    shutil.copyfile(work / f"answers{suffix}", Path(keep_answers) / f"{keep_as}{suffix}")
-        except (BadData, OSError, ValueError) as error:
-            tail = " | ".join(output.decode("utf-8", "replace").strip().splitlines()[-3:])
-            return Run(None, cells, f"no answers could be read back ({error}) {tail}".strip(),
-                       time.perf_counter() - start)
+                    shutil.copyfile(
+                        work / f"answers{suffix}",
+                        Path(keep_answers) / f"{keep_as}{suffix}",
+                    )
+        # RecursionError: a JSON file nested deeper than the parser goes is not an
+        # answer.
+        except (BadData, OSError, ValueError, RecursionError) as error:
+            tail = " | ".join(
+                output.decode("utf-8", "replace").strip().splitlines()[-3:]
+            )
+            return Run(
+                None,
+                cells,
+                f"no answers could be read back ({error}) {tail}".strip(),
+                time.perf_counter() - start,
+            )
     return Run(answers, cells, "", time.perf_counter() - start)
 
 
@@ -376,6 +487,11 @@ def first_error(cells: list[dict]) -> str:
     for cell in cells:
         if cell.get("status") == "error":
             first_line = str(cell.get("source", "")).strip().splitlines()[:1]
-            return (f"cell {cell.get('index')} ({first_line[0][:60] if first_line else ''!r}) raised "
-                    f"{str(cell.get('ename', ''))[:60]}: {str(cell.get('evalue', ''))[:200]}")
+            index = cell.get("index")
+            return (
+                f"cell {index + 1 if isinstance(index, int) else '?'} of the notebook"
+                f" ({first_line[0][:60] if first_line else ''!r}) raised"
+                f" {str(cell.get('ename', ''))[:60]}:"
+                f" {str(cell.get('evalue', ''))[:200]}"
+            )
     return ""

@@ -1,16 +1,18 @@
-"""The learner's version of a chapter notebook, and the student edition of the book's sources.
+"""The learner's version of a chapter notebook, and the student edition of the book's
+sources.
 
-``learner_version(nb)`` turns a chapter notebook in the one-source exercise format into the
-notebook a self-learner downloads from the book: each exercise keeps its question and a stub
-(``...``) where the reference answer was; the solution dropdowns, every ``# HIDDEN`` test and
-the otter/grader marker cells are gone; each public test becomes a check cell that prints
-whether the answer passes and never raises, so "Run all" goes on to the end of the chapter.
+``learner_version(nb)`` turns a chapter notebook in the one-source exercise format into
+the notebook a self-learner downloads from the book: each exercise keeps its question
+and a stub (``...``) where the reference answer was; the solution dropdowns, every ``#
+HIDDEN`` test and the otter/grader marker cells are gone; each public test becomes a
+check cell that prints whether the answer passes and never raises, so "Run all" goes on
+to the end of the chapter.
 
-``public_version(nb)`` is the full notebook for readers (solutions kept), minus what only the
-grader may see: hidden tests and the grading probes.
+``public_version(nb)`` is the full notebook for readers (solutions kept), minus what
+only the grader may see: hidden tests and the grading probes.
 
-Both work on notebooks as plain JSON dicts and import nothing but the standard library, so the
-book's Sphinx extension (``chapters/_ext/learner_notebooks.py``) can use them.
+Both work on notebooks as plain JSON dicts and import nothing but the standard library,
+so the book's Sphinx extension (``chapters/_ext/learner_notebooks.py``) can use them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ MARKER = re.compile(r"^#\s*(BEGIN|END)\s+(QUESTION|SOLUTION|TESTS)\b", re.I)
 BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\s*$", re.I)
 END = re.compile(r"^\s*#\s*END SOLUTION\s*$", re.I)
 INLINE = re.compile(r"^(\s*)(.*?)\s*#\s*SOLUTION\s*$", re.I)
-CHECK_HEADER = "# Check your answer to {name} (public tests; a grader also runs hidden ones)."
+CHECK_HEADER = (
+    "# Check your answer to {name} (public tests; a grader also runs hidden ones)."
+)
 
 
 def _source(cell: dict) -> str:
@@ -39,7 +43,11 @@ def _marker(cell: dict) -> tuple[str, str] | None:
 
 def is_hidden_test(cell: dict) -> bool:
     lines = _source(cell).lstrip().splitlines()
-    return cell.get("cell_type") == "code" and bool(lines) and lines[0].strip().upper() == "# HIDDEN"
+    return (
+        cell.get("cell_type") == "code"
+        and bool(lines)
+        and lines[0].strip().upper() == "# HIDDEN"
+    )
 
 
 def stub(source: str) -> str:
@@ -56,7 +64,11 @@ def stub(source: str) -> str:
             inline = INLINE.match(line)
             if inline:
                 target = inline.group(2).split("=", 1)[0].rstrip()
-                out.append(f"{inline.group(1)}{target} = ..." if "=" in inline.group(2) else inline.group(1) + "...")
+                out.append(
+                    f"{inline.group(1)}{target} = ..."
+                    if "=" in inline.group(2)
+                    else inline.group(1) + "..."
+                )
             else:
                 out.append(line)
     # A stub that repeats '...' right after an existing '... = ...' line adds nothing.
@@ -69,12 +81,19 @@ def stub(source: str) -> str:
 
 
 def check_cell(name: str, test: str) -> str:
-    body = "\n".join("    " + line if line.strip() else "" for line in test.strip().splitlines())
-    return (CHECK_HEADER.format(name=name) + "\ntry:\n" + body + "\n"
-            "except Exception as error:\n"
-            f"    print('{name}: NOT PASSED YET -', type(error).__name__, error)\n"
-            "else:\n"
-            f"    print('{name}: public tests passed')\n")
+    body = "\n".join(
+        "    " + line if line.strip() else "" for line in test.strip().splitlines()
+    )
+    return (
+        CHECK_HEADER.format(name=name)
+        + "\ntry:\n"
+        + body
+        + "\n"
+        "except Exception as error:\n"
+        f"    print('{name}: NOT PASSED YET -', type(error).__name__, error)\n"
+        "else:\n"
+        f"    print('{name}: public tests passed')\n"
+    )
 
 
 def _question_name(cell: dict) -> str:
@@ -83,11 +102,18 @@ def _question_name(cell: dict) -> str:
 
 
 def _code(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
 
 
 def learner_version(nb: dict) -> dict:
-    """The notebook to try: stubs, no solutions, no hidden tests, checks that never raise."""
+    """The notebook to try: stubs, no solutions, no hidden tests, checks that never
+    raise."""
     result = copy.deepcopy(nb)
     cells, state, name = [], "outside", ""
     for cell in result["cells"]:
@@ -96,9 +122,13 @@ def learner_version(nb: dict) -> dict:
             edge, block = marker
             if block == "QUESTION":
                 name = _question_name(cell) if edge == "BEGIN" else ""
-            state = block.lower() if edge == "BEGIN" and block != "QUESTION" else "outside"
+            state = (
+                block.lower() if edge == "BEGIN" and block != "QUESTION" else "outside"
+            )
             continue
-        if cell.get("cell_type") == "raw" and _source(cell).lstrip().startswith("# ASSIGNMENT CONFIG"):
+        if cell.get("cell_type") == "raw" and _source(cell).lstrip().startswith(
+            "# ASSIGNMENT CONFIG"
+        ):
             continue
         if state == "solution":
             if cell.get("cell_type") == "code":
@@ -129,7 +159,8 @@ def without_probes(source: str) -> str:
 
 
 def public_version(nb: dict) -> dict:
-    """The full notebook for readers, with solutions, minus hidden tests and grading probes."""
+    """The full notebook for readers, with solutions, minus hidden tests and grading
+    probes."""
     result = copy.deepcopy(nb)
     cells = []
     for cell in result["cells"]:

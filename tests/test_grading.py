@@ -1,10 +1,12 @@
-"""Grading: isolated from the submission, the same on every path, kept per chapter, and fast.
+"""Grading: isolated from the submission, the same on every path, kept per chapter, and
+fast.
 
-Per chapter with exercises, one class folder is graded through ``coursetools.grade``: the source
-notebook (the reference) scores full marks, the untouched student notebook scores 0, and the
-student notebook with each question's plausible wrong answer from ``tests/wrong_answers.json``
-scores 0 on every question; each submission must grade within the time budget. Then cheating
-submissions, each trying one way around the grader, score 0 on what they did not answer, and
+Per chapter with exercises, one class folder is graded through ``coursetools.grade``:
+the source notebook (the reference) scores full marks, the untouched student notebook
+scores 0, and the student notebook with each question's plausible wrong answer from
+``tests/wrong_answers.json`` scores 0 on every question; each submission must grade
+within the time budget. Then cheating submissions, each trying one way around the
+grader, score 0 on what they did not answer, and
 ``otter run`` on the autograder zip gives the same scores as the isolated grader.
 """
 
@@ -25,8 +27,8 @@ from coursetools import release as release_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 WRONG_ANSWERS_FILE = ROOT / "tests" / "wrong_answers.json"
-# The issue's budget for one submission of any chapter on 2 cores; the grading tests run two
-# submissions side by side, each on one core, so they are held to the same figure.
+# The issue's budget for one submission of any chapter on 2 cores; the grading tests run
+# two submissions side by side, each on one core, so they are held to the same figure.
 SECONDS_PER_SUBMISSION = 60
 TIMEOUT_S = 300
 ASSIGNMENTS = release_tool.find_assignment_notebooks()
@@ -39,7 +41,8 @@ def rel(path: Path) -> str:
 
 
 def built_release(tmp_path_factory) -> Path:
-    """The release, built once per test session (test_release.py shares it through the same path)."""
+    """The release, built once per test session (test_release.py shares it through the
+    same path)."""
     out = tmp_path_factory.getbasetemp() / "release"
     if not (out / "manifest.json").is_file():
         release_tool.build_release(out, log=lambda *args: None)
@@ -48,19 +51,31 @@ def built_release(tmp_path_factory) -> Path:
 
 def wrong_answers() -> dict[str, dict[str, str]]:
     listed = json.loads(WRONG_ANSWERS_FILE.read_text())
-    return {nb: {q: "\n".join(code) if isinstance(code, list) else code for q, code in questions.items()}
-            for nb, questions in listed.items()}
+    return {
+        nb: {
+            q: "\n".join(code) if isinstance(code, list) else code
+            for q, code in questions.items()
+        }
+        for nb, questions in listed.items()
+    }
 
 
 def answer_cells(student: dict) -> dict[str, int]:
-    """``{question: index of its answer cell}`` in a student notebook (the cell before ``grader.check``)."""
+    """``{question: index of its answer cell}`` in a student notebook (the cell before
+    ``grader.check``)."""
     found, pending = {}, []
     for index, cell in enumerate(student["cells"]):
         if "otter_answer_cell" in cell["metadata"].get("tags", []):
             pending.append(index)
-        match = re.fullmatch(r'\s*grader\.check\("([^"]+)"\)\s*', cell["source"]) if cell["cell_type"] == "code" else None
+        match = (
+            re.fullmatch(r'\s*grader\.check\("([^"]+)"\)\s*', cell["source"])
+            if cell["cell_type"] == "code"
+            else None
+        )
         if match:
-            assert len(pending) == 1, f"{match.group(1)}: {len(pending)} answer cells, expected one"
+            assert (
+                len(pending) == 1
+            ), f"{match.group(1)}: {len(pending)} answer cells, expected one"
             found[match.group(1)] = pending.pop()
     return found
 
@@ -75,8 +90,10 @@ def with_answers(student: dict, answers: dict[str, str]) -> dict:
 
 def reference_answers(source: Path) -> dict[str, str]:
     """``{question: the reference answer's code}``, with otter's markers taken out."""
-    return {e.name: release_tool.reference_code(e)
-            for e in release_tool.parse_exercises(release_tool.read_notebook(source))}
+    return {
+        e.name: release_tool.reference_code(e)
+        for e in release_tool.parse_exercises(release_tool.read_notebook(source))
+    }
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -97,7 +114,8 @@ def manifest(release_dir) -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def class_grades(release_dir, manifest, tmp_path_factory) -> dict[str, dict]:
-    """Every chapter's class folder (reference, untouched, wrong) graded once per session."""
+    """Every chapter's class folder (reference, untouched, wrong) graded once per
+    session."""
     listed = wrong_answers()
     out = tmp_path_factory.mktemp("grading")
     graded = {}
@@ -109,45 +127,79 @@ def class_grades(release_dir, manifest, tmp_path_factory) -> dict[str, dict]:
         (folder / "untouched.ipynb").write_text(json.dumps(student))
         answers = listed.get(rel(source), {})
         if answers and set(answers) <= set(answer_cells(student)):
-            (folder / "wrong.ipynb").write_text(json.dumps(with_answers(student, answers)))
-        everyone = grade_tool.grade_folder(folder, out, entry["name"], TIMEOUT_S, jobs=2,
-                                           release=release_dir, log=lambda *args: None)
+            (folder / "wrong.ipynb").write_text(
+                json.dumps(with_answers(student, answers))
+            )
+        everyone = grade_tool.grade_folder(
+            folder,
+            out,
+            entry["name"],
+            TIMEOUT_S,
+            jobs=2,
+            release=release_dir,
+            log=lambda *args: None,
+        )
         graded[rel(source)] = {g.student: g for g in everyone}
     return graded
 
 
 def test_wrong_answers_cover_every_question():
-    """No chapter can skip the wrong-answer run: every question has a plausible wrong answer."""
+    """No chapter can skip the wrong-answer run: every question has a plausible wrong
+    answer."""
     listed = wrong_answers()
-    expected = {rel(p): [e.name for e in release_tool.parse_exercises(release_tool.read_notebook(p))]
-                for p in ASSIGNMENTS}
-    problems = [f"{nb}: listed, but no such chapter notebook with exercises" for nb in listed if nb not in expected]
+    expected = {
+        rel(p): [
+            e.name for e in release_tool.parse_exercises(release_tool.read_notebook(p))
+        ]
+        for p in ASSIGNMENTS
+    }
+    problems = [
+        f"{nb}: listed, but no such chapter notebook with exercises"
+        for nb in listed
+        if nb not in expected
+    ]
     for nb, questions in expected.items():
-        problems += [f"{nb}: no wrong answer for {q}" for q in questions if q not in listed.get(nb, {})]
-        problems += [f"{nb}: {q} is listed but is not a question" for q in listed.get(nb, {}) if q not in questions]
+        problems += [
+            f"{nb}: no wrong answer for {q}"
+            for q in questions
+            if q not in listed.get(nb, {})
+        ]
+        problems += [
+            f"{nb}: {q} is listed but is not a question"
+            for q in listed.get(nb, {})
+            if q not in questions
+        ]
         references = reference_answers(ROOT / nb)
         for q, code in listed.get(nb, {}).items():
             if q in references and code.strip() == references[q].strip():
-                problems.append(f"{nb}: the wrong answer for {q} is the reference solution")
+                problems.append(
+                    f"{nb}: the wrong answer for {q} is the reference solution"
+                )
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
-def test_reference_full_blank_and_wrong_zero_within_budget(class_grades, manifest, source):
+def test_reference_full_blank_and_wrong_zero_within_budget(
+    class_grades, manifest, source
+):
     graded = class_grades[rel(source)]
     points = {q: float(p) for q, p in manifest[rel(source)]["questions"].items()}
     reference = graded["reference"]
     assert reference.status == "graded", reference.feedback
     assert reference.points == points, "\n".join(reference.feedback)
     assert graded["untouched"].points == {q: 0 for q in points}
-    assert "wrong" in graded, "no wrong answers listed (see test_wrong_answers_cover_every_question)"
+    assert (
+        "wrong" in graded
+    ), "no wrong answers listed (see test_wrong_answers_cover_every_question)"
     kept = {q: s for q, s in graded["wrong"].points.items() if s != 0}
     assert not kept, f"wrong answers that still earn points: {kept}"
     slowest = max(g.seconds for g in graded.values())
-    assert slowest <= SECONDS_PER_SUBMISSION, f"a submission took {slowest:.0f} s to grade"
+    assert (
+        slowest <= SECONDS_PER_SUBMISSION
+    ), f"a submission took {slowest:.0f} s to grade"
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Cheating submissions: each answers q_same_padding honestly and cheats on q_convolve2d
 
 NOT_AN_ANSWER = "def convolve2d(image, kernel):\n    return None\n"
@@ -157,10 +209,12 @@ CHEATS = {
 import otter.test_files.ok_test as _ok
 import otter.test_files.abstract_test as _abstract
 def _all_pass(self, global_environment):
-    self.test_case_results = [_abstract.TestCaseResult(test_case=c, message="passed", passed=True)
-                              for c in self.test_cases]
+    self.test_case_results = [
+        _abstract.TestCaseResult(test_case=c, message="passed", passed=True)
+        for c in self.test_cases]
 _ok.OKTestFile.run = _all_pass
-""" + NOT_AN_ANSWER,
+"""
+    + NOT_AN_ANSWER,
     # otter's doctest runner replaced by one that reports no failures.
     "replaced_doctest_runner": """
 import doctest, otter.test_files.ok_test as _ok
@@ -169,9 +223,12 @@ class _Quiet(doctest.DocTestRunner):
         return doctest.TestResults(0, len(test.examples))
 doctest.DocTestRunner = _Quiet
 _ok.doctest.DocTestRunner = _Quiet
-""" + NOT_AN_ANSWER,
-    # np rebound to a stand-in whose every function says "yes", and an array that equals anything.
-    "lenient_numpy": """
+"""
+    + NOT_AN_ANSWER,
+    # np rebound to a stand-in whose every function says "yes", and an array that equals
+    # anything.
+    "lenient_numpy": (
+        """
 import numpy as _real_np
 class _Yes(_real_np.ndarray):
     def __eq__(self, other):
@@ -183,24 +240,29 @@ class _Lenient:
 np = _Lenient()
 def convolve2d(image, kernel):
     return _real_np.zeros((4, 6)).view(_Yes)
-""",
+"""
+    ),
     # An int whose == is always true, returned where a number is expected.
-    "always_equal_int": """
+    "always_equal_int": (
+        """
 class _Always(int):
     def __eq__(self, other):
         return True
     __hash__ = int.__hash__
 def convolve2d(image, kernel):
     return _Always(0)
-""",
+"""
+    ),
     # The builtins: exec and compile replaced, so that the grader's own code never runs.
     "patched_builtins": """
 import builtins as _b
 _b.exec = lambda *args, **kwargs: None
 _b.compile = lambda *args, **kwargs: None
-""" + NOT_AN_ANSWER,
+"""
+    + NOT_AN_ANSWER,
     # The hidden tests and the reference solution, read from disk by absolute path.
-    "reads_hidden_tests": """
+    "reads_hidden_tests": (
+        """
 import glob as _glob, re as _re
 _stolen = ""
 for _path in (_glob.glob(__ROOT__ + "/chapters/**/*.ipynb", recursive=True)
@@ -215,7 +277,8 @@ def convolve2d(image, kernel):
     if _found:
         return naive.correlate2d(image, kernel[::-1, ::-1])
     return None
-""",
+"""
+    ),
     # The answer files forged after the harness: a pickle where plain data belongs.
     "forged_answers": """
 import atexit as _atexit, pickle as _pickle
@@ -223,21 +286,27 @@ def _forge():
     with open("answers.npz", "wb") as handle:
         _pickle.dump({"q_convolve2d": "full marks"}, handle)
 get_ipython().events.register("post_run_cell", lambda result: _forge())
-""" + NOT_AN_ANSWER,
-    # Writing into the shared Python installation, to change NumPy for the grader and others.
+"""
+    + NOT_AN_ANSWER,
+    # Writing into the shared Python installation, to change NumPy for the grader and
+    # others.
     "writes_into_numpy": """
 import os as _os, numpy as _np2
 try:
-    with open(_os.path.join(_os.path.dirname(_np2.__file__), "course_cheat_marker.py"), "w") as _h:
+    _marker = _os.path.join(_os.path.dirname(_np2.__file__), "course_cheat_marker.py")
+    with open(_marker, "w") as _h:
         _h.write("allclose = lambda *a, **k: True\\n")
 except OSError:
     pass
-""" + NOT_AN_ANSWER,
+"""
+    + NOT_AN_ANSWER,
 }
 
 
 @pytest.fixture(scope="session")
-def cheat_grades(release_dir, manifest, tmp_path_factory) -> dict[str, grade_tool.Graded]:
+def cheat_grades(
+    release_dir, manifest, tmp_path_factory
+) -> dict[str, grade_tool.Graded]:
     entry = manifest[rel(CHEAT_CHAPTER)]
     student = release_tool.read_notebook(release_dir / entry["student"])
     honest = reference_answers(CHEAT_CHAPTER)["q_same_padding"]
@@ -247,8 +316,15 @@ def cheat_grades(release_dir, manifest, tmp_path_factory) -> dict[str, grade_too
         nb = with_answers(student, {"q_convolve2d": code, "q_same_padding": honest})
         (folder / f"{name}.ipynb").write_text(json.dumps(nb))
     out = tmp_path_factory.mktemp("cheat-grading")
-    everyone = grade_tool.grade_folder(folder, out, entry["name"], TIMEOUT_S, jobs=2,
-                                       release=release_dir, log=lambda *args: None)
+    everyone = grade_tool.grade_folder(
+        folder,
+        out,
+        entry["name"],
+        TIMEOUT_S,
+        jobs=2,
+        release=release_dir,
+        log=lambda *args: None,
+    )
     return {g.student: g for g in everyone}
 
 
@@ -256,7 +332,10 @@ def cheat_grades(release_dir, manifest, tmp_path_factory) -> dict[str, grade_too
 def test_cheating_earns_nothing(cheat_grades, cheat):
     graded = cheat_grades[cheat]
     assert graded.points["q_convolve2d"] == 0, "\n".join(graded.feedback)
-    if cheat not in ("patched_builtins", "forged_answers"):  # these break the whole record, on purpose
+    if cheat not in (
+        "patched_builtins",
+        "forged_answers",
+    ):  # these break the whole record, on purpose
         assert graded.points["q_same_padding"] == 1, "\n".join(graded.feedback)
 
 
@@ -269,45 +348,83 @@ def test_the_sandbox_kept_numpy_unwritten(cheat_grades):
 
 
 def test_the_probe_values_are_compared_in_this_process():
-    """The comparison refuses what a cheat would send: objects, subclasses, wrong kinds."""
+    """The comparison refuses what a cheat would send: objects, subclasses, wrong kinds.
+    """
     options = {}
     assert isolated.mismatch(np.arange(3.0), np.arange(3.0), options) is None
-    assert isolated.mismatch(np.arange(3.0), np.arange(3.0) + 1e-3, options) == "wrong values"
-    assert isolated.mismatch(np.arange(3.0), np.arange(4.0), options).startswith("wrong shape")
-    assert isolated.mismatch(3, isolated.Unsupported("_Always"), options).startswith("a _Always")
+    assert (
+        isolated.mismatch(np.arange(3.0), np.arange(3.0) + 1e-3, options)
+        == "wrong values"
+    )
+    assert isolated.mismatch(np.arange(3.0), np.arange(4.0), options).startswith(
+        "wrong shape"
+    )
+    assert isolated.mismatch(3, isolated.Unsupported("_Always"), options).startswith(
+        "a _Always"
+    )
     assert isolated.mismatch(3, 3.0, {"types": "kind"}).startswith("wrong type")
     assert isolated.mismatch(np.float32(1).dtype.type(1), 1.0, options) is None
     with pytest.raises(isolated.BadData):
-        isolated.decode({"k": "array", "ref": "a0"}, {"a0": np.array(["x"], dtype=object)})
+        isolated.decode(
+            {"k": "array", "ref": "a0"}, {"a0": np.array(["x"], dtype=object)}
+        )
 
 
-# ---------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # One behaviour on every path
 
 
-def test_otter_run_and_the_isolated_grader_agree_whatever_the_file_name(release_dir, manifest, tmp_path):
-    """``otter run`` on the zip and ``make grade`` give the same scores, under any file name."""
+def test_otter_run_and_the_isolated_grader_agree_whatever_the_file_name(
+    release_dir, manifest, tmp_path
+):
+    """``otter run`` on the zip and ``make grade`` give the same scores, under any file
+    name."""
     entry = manifest[rel(CHEAT_CHAPTER)]
     student = release_tool.read_notebook(release_dir / entry["student"])
     wrong = wrong_answers()[rel(CHEAT_CHAPTER)]
     # The wrong answer first, then corrected at the end: the grade is the final state's.
     corrected = with_answers(student, {"q_convolve2d": wrong["q_convolve2d"]})
-    corrected["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-                               "source": reference_answers(CHEAT_CHAPTER)["q_convolve2d"]})
-    submissions = {"Jane Doe (1)": release_tool.read_notebook(CHEAT_CHAPTER),
-                   "blank copy": student, "late-fix": corrected}
+    corrected["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": reference_answers(CHEAT_CHAPTER)["q_convolve2d"],
+        }
+    )
+    submissions = {
+        "Jane Doe (1)": release_tool.read_notebook(CHEAT_CHAPTER),
+        "blank copy": student,
+        "late-fix": corrected,
+    }
     folder = tmp_path / "submissions"
     folder.mkdir()
     for name, nb in submissions.items():
         (folder / f"{name}.ipynb").write_text(json.dumps(nb))
-    isolated_scores = {g.student: g.points for g in grade_tool.grade_folder(
-        folder, tmp_path / "grading", entry["name"], TIMEOUT_S, jobs=2, release=release_dir,
-        log=lambda *args: None)}
+    isolated_scores = {
+        g.student: g.points
+        for g in grade_tool.grade_folder(
+            folder,
+            tmp_path / "grading",
+            entry["name"],
+            TIMEOUT_S,
+            jobs=2,
+            release=release_dir,
+            log=lambda *args: None,
+        )
+    }
     for name in submissions:
-        results, problem = grade_tool.run_otter(folder / f"{name}.ipynb", release_dir / entry["autograder"],
-                                                TIMEOUT_S, assignment_name=entry["name"])
+        results, problem = grade_tool.run_otter(
+            folder / f"{name}.ipynb",
+            release_dir / entry["autograder"],
+            TIMEOUT_S,
+            assignment_name=entry["name"],
+        )
         assert not problem, problem
-        otter_scores = {t["name"]: float(t["score"]) for t in results["tests"] if "max_score" in t}
+        otter_scores = {
+            t["name"]: float(t["score"]) for t in results["tests"] if "max_score" in t
+        }
         assert otter_scores == isolated_scores[name], name
     assert isolated_scores["Jane Doe (1)"] == {"q_convolve2d": 1, "q_same_padding": 1}
     assert isolated_scores["late-fix"]["q_convolve2d"] == 1
@@ -319,39 +436,70 @@ def test_make_and_the_tool_share_their_defaults():
     assert re.search(rf"^TIMEOUT \?= {grade_tool.DEFAULT_TIMEOUT_S:g}$", text, re.M)
 
 
-# ---------------------------------------------------------------------------------------------
-# Grades kept: merged per chapter, regrades replace only their rows, one Canvas gradebook
+# --------------------------------------------------------------------------------------
+# Grades kept: merged per chapter, regrades replace only their rows, one Canvas
+# gradebook
 
 
 def _graded(student, points, status="graded"):
-    return grade_tool.Graded(student, points, status, 1.0, [f"feedback for {student} {points}"])
+    return grade_tool.Graded(
+        student, points, status, 1.0, [f"feedback for {student} {points}"]
+    )
 
 
 def test_grades_are_merged_per_chapter_and_into_one_gradebook(tmp_path):
     out = tmp_path / "grading"
     specs_a = {"q1": {"points": 1.0}, "q2": {"points": 2.0}}
     specs_b = {"q9": {"points": 1.0}}
-    grade_tool.merge_chapter(out / "ch_a", [_graded("ada", {"q1": 1, "q2": 2}),
-                                            _graded("ben", {"q1": 0, "q2": 0})], specs_a, late=False)
+    grade_tool.merge_chapter(
+        out / "ch_a",
+        [_graded("ada", {"q1": 1, "q2": 2}), _graded("ben", {"q1": 0, "q2": 0})],
+        specs_a,
+        late=False,
+    )
     before = {r["student"]: r for r in read_csv(out / "ch_a" / "summary.csv")}
-    grade_tool.merge_chapter(out / "ch_b", [_graded("ada", {"q9": 1})], specs_b, late=False)
+    grade_tool.merge_chapter(
+        out / "ch_b", [_graded("ada", {"q9": 1})], specs_b, late=False
+    )
     # Ben hands in late; regrading him touches his rows only.
-    grade_tool.merge_chapter(out / "ch_a", [_graded("ben", {"q1": 1, "q2": 0})], specs_a, late=True)
+    grade_tool.merge_chapter(
+        out / "ch_a", [_graded("ben", {"q1": 1, "q2": 0})], specs_a, late=True
+    )
     summary = {r["student"]: r for r in read_csv(out / "ch_a" / "summary.csv")}
     assert summary["ada"] == before["ada"]
     assert (summary["ben"]["points"], summary["ben"]["late"]) == ("1", "yes")
-    scores = [(r["student"], r["question"], r["points"]) for r in read_csv(out / "ch_a" / "scores.csv")]
-    assert scores == [("ada", "q1", "1"), ("ada", "q2", "2"), ("ben", "q1", "1"), ("ben", "q2", "0")]
-    assert (out / "ch_b" / "summary.csv").is_file(), "grading chapter a again deleted chapter b"
+    scores = [
+        (r["student"], r["question"], r["points"])
+        for r in read_csv(out / "ch_a" / "scores.csv")
+    ]
+    assert scores == [
+        ("ada", "q1", "1"),
+        ("ada", "q2", "2"),
+        ("ben", "q1", "1"),
+        ("ben", "q2", "0"),
+    ]
+    assert (
+        out / "ch_b" / "summary.csv"
+    ).is_file(), "grading chapter a again deleted chapter b"
     previous = list((out / "ch_a" / "feedback" / "previous").glob("ben.*.txt"))
     assert len(previous) == 1 and "{'q1': 0" in previous[0].read_text()
 
     roster = tmp_path / "roster.csv"
-    roster.write_text("submission,name,id,sis_user_id,sis_login_id,section\n"
-                      "ada,Ada Lovelace,101,S101,ada@uni,A\nben,Ben Ng,102,S102,ben@uni,A\n")
+    roster.write_text(
+        "submission,name,id,sis_user_id,sis_login_id,section\n"
+        "ada,Ada Lovelace,101,S101,ada@uni,A\nben,Ben Ng,102,S102,ben@uni,A\n"
+    )
     path = grade_tool.write_gradebook(out, grade_tool.read_roster(roster))
     rows = list(csv.reader(path.open(newline="")))
-    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "ch_a", "ch_b"]
+    assert rows[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "ch_a",
+        "ch_b",
+    ]
     assert rows[1] == ["Points Possible", "", "", "", "", "3", "1"]
     assert rows[2] == ["Ada Lovelace", "101", "S101", "ada@uni", "A", "3", "1"]
     assert rows[3] == ["Ben Ng", "102", "S102", "ben@uni", "A", "1", ""]
@@ -364,3 +512,72 @@ def test_feedback_names_failed_checks_and_the_first_error(cheat_grades, class_gr
     assert "public test 1:" in wrong
     raising = "\n".join(cheat_grades["patched_builtins"].feedback)
     assert "First error in the notebook: cell" in raising or "raised" in raising
+
+
+# --------------------------------------------------------------------------------------
+# Broken submissions: graded as far as they run, or 0 with the reason; grading goes on
+
+BROKEN_TIMEOUT_S = 60
+
+
+def test_broken_submissions_are_graded_or_explained(release_dir, manifest, tmp_path):
+    entry = manifest[rel(CHEAT_CHAPTER)]
+    student = release_tool.read_notebook(release_dir / entry["student"])
+    answers = reference_answers(CHEAT_CHAPTER)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    # The first answer is right; the second raises before defining anything.
+    raising = with_answers(
+        student,
+        {
+            "q_convolve2d": answers["q_convolve2d"],
+            "q_same_padding": "raise RuntimeError('oops')",
+        },
+    )
+    (folder / "cy.ipynb").write_text(json.dumps(raising))
+    endless = with_answers(student, {"q_convolve2d": "while True:\n    pass"})
+    (folder / "dee.ipynb").write_text(json.dumps(endless))
+    gutted = json.loads(json.dumps(student))
+    gutted["cells"] = [c for c in gutted["cells"] if c["cell_type"] == "markdown"]
+    (folder / "eve.ipynb").write_text(json.dumps(gutted))
+    (folder / "fay.ipynb").write_text(
+        '{"cells": [{"cell_type": "code", "source": "x = 1"'
+    )
+    everyone = {
+        g.student: g
+        for g in grade_tool.grade_folder(
+            folder,
+            tmp_path / "grading",
+            entry["name"],
+            BROKEN_TIMEOUT_S,
+            jobs=2,
+            release=release_dir,
+            log=lambda *args: None,
+        )
+    }
+    assert everyone["cy"].points == {"q_convolve2d": 1, "q_same_padding": 0}
+    cy = "\n".join(everyone["cy"].feedback)
+    assert "First error in the notebook: cell" in cy and "RuntimeError: oops" in cy
+    assert everyone["eve"].points == {"q_convolve2d": 0, "q_same_padding": 0}
+    assert everyone["dee"].points == {"q_convolve2d": 0, "q_same_padding": 0}
+    assert "time limit" in everyone["dee"].status
+    assert "not JSON" in everyone["fay"].status
+    summary = {
+        r["student"]: r
+        for r in read_csv(tmp_path / "grading" / entry["name"] / "summary.csv")
+    }
+    assert sorted(summary) == ["cy", "dee", "eve", "fay"]
+    assert summary["cy"]["status"] == summary["eve"]["status"] == "graded"
+    for name in summary:
+        assert (
+            tmp_path / "grading" / entry["name"] / "feedback" / f"{name}.txt"
+        ).is_file()
+
+
+def test_probes_record_what_they_assign_in_their_own_scope():
+    probe = (
+        "a = 1\nwith ctx():\n    b = f(a)\nfor _i in range(2):\n    c = _i\n"
+        "if a:\n    d, (e, _f) = 1, (2, 3)\ndef g():\n    h = 4\n_j = 5\n"
+        "k = [m for m in range(3)]\n"
+    )
+    assert isolated.recorded_names(probe) == ["a", "b", "c", "d", "e", "k"]
