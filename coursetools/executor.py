@@ -15,6 +15,7 @@ from the course, since the repository is not in the sandbox.
 """
 
 import json
+import resource
 import sys
 
 import nbformat
@@ -144,11 +145,17 @@ def main() -> int:
         errors = [
             o for o in harness.get("outputs", []) if o.get("output_type") == "error"
         ]
+    # CPU time of this process and of the kernel (reaped when it shut down above): what
+    # a notebook costs to grade, whatever else the machine is doing at the same time.
+    usage = [
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    ]
     with open("run.json", "w") as handle:
         json.dump(
             {
                 "cells": cells,
                 "harness_error": errors[0].get("evalue", "") if errors else None,
+                "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usage),
             },
             handle,
         )

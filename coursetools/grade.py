@@ -88,6 +88,7 @@ class Graded:
     status: str = "graded"  # or why the notebook could not be graded
     seconds: float = 0.0
     feedback: list[str] = field(default_factory=list)
+    cpu_seconds: float | None = None  # the notebook run's CPU time, for timing reports
 
 
 def read_questions(autograder: Path) -> dict[str, float]:
@@ -287,6 +288,7 @@ def grade_one(
     if nb is not None:
         run = isolated.run_notebook(nb, chapter, specs, timeout, root, threads)
         problem, cells = run.problem, run.cells
+        graded.cpu_seconds = run.cpu_seconds
         if not problem:
             results = isolated.judge(specs, expected, run.answers)
             graded.points = {q: r.points for q, r in results.items()}
@@ -463,14 +465,16 @@ def write_gradebook(out: Path, roster: dict[str, dict] | None = None) -> Path:
     rows = [["Points Possible", "", "", "", "", *[possible[c] for c in chapters]]]
     for student in students:
         who = roster.get(student, {})
-        rows.append([
-            who.get("name") or student,
-            who.get("id", ""),
-            who.get("sis_user_id", ""),
-            who.get("sis_login_id", ""),
-            who.get("section", ""),
-            *[totals.get(student, {}).get(c, "") for c in chapters],
-        ])
+        rows.append(
+            [
+                who.get("name") or student,
+                who.get("id", ""),
+                who.get("sis_user_id", ""),
+                who.get("sis_login_id", ""),
+                who.get("section", ""),
+                *[totals.get(student, {}).get(c, "") for c in chapters],
+            ]
+        )
     path = Path(out) / "gradebook.csv"
     write_text_atomically(path, _csv_text(CANVAS_COLUMNS + chapters, rows))
     return path

@@ -52,10 +52,11 @@ OPTION_KEYS = ("probe", "rtol", "atol", "types", "dtype", "title", "explanation"
 
 
 def recorded_names(probe: str) -> list[str]:
-    """Names a probe assigns in its own scope, in order, except those starting with ``_``.
+    """Names a probe assigns in its own scope, in order, except those starting with _.
 
-    Assignments inside ``with``, ``for``, ``if`` and ``try`` blocks count (they bind names
-    of the probe's scope); those inside functions, classes and comprehensions do not.
+    Assignments inside ``with``, ``for``, ``if`` and ``try`` blocks count (they bind
+    names of the probe's scope); those inside functions, classes and comprehensions do
+    not.
     """
     names: list[str] = []
 
@@ -367,6 +368,8 @@ class Run:
     cells: list[dict]
     problem: str  # "" when the answers were read back
     seconds: float
+    # CPU seconds of the notebook's run, as the sandbox reported them (for timing only)
+    cpu_seconds: float | None = None
 
 
 def run_notebook(
@@ -453,9 +456,11 @@ def run_notebook(
                 "or far too slow)",
                 time.perf_counter() - start,
             )
-        cells = []
+        cells, cpu = [], None
         try:
             info = json.loads((work / "run.json").read_text(encoding="utf-8"))
+            if type(info.get("cpu_seconds")) in (int, float):
+                cpu = float(info["cpu_seconds"])
             cells = [c for c in info.get("cells", []) if isinstance(c, dict)][:10000]
         except (OSError, ValueError, AttributeError, RecursionError):
             pass
@@ -478,8 +483,9 @@ def run_notebook(
                 cells,
                 f"no answers could be read back ({error}) {tail}".strip(),
                 time.perf_counter() - start,
+                cpu,
             )
-    return Run(answers, cells, "", time.perf_counter() - start)
+    return Run(answers, cells, "", time.perf_counter() - start, cpu)
 
 
 def first_error(cells: list[dict]) -> str:
