@@ -15,6 +15,7 @@ from the course, since the repository is not in the sandbox.
 """
 
 import json
+import re
 import resource
 import sys
 
@@ -28,14 +29,15 @@ IGNORE_TAG = "otter_ignore"
 # with string keys, and numeric arrays in an npz file. Everything else is recorded as
 # unsupported.
 HARNESS = r"""
-def __course_harness(questions):
-    import json as _json, traceback as _tb
+def __course_harness(questions, write):
+    import json as _json
     import numpy as _np
     try:
         import torch as _torch
     except Exception:
         _torch = None
-    arrays = {}
+    state = globals().setdefault("__course_state", {"results": {}, "arrays": {}})
+    arrays, results = state["arrays"], state["results"]
 
     def encode(value):
         kind = type(value)
@@ -74,7 +76,6 @@ def __course_harness(questions):
         first = (str(error).splitlines() or [""])[0][:200]
         return "%s: %s" % (type(error).__name__, first)
 
-    results = {}
     for name, spec in questions.items():
         entry = {"values": {}, "error": None, "public": []}
         scope = dict(globals())
@@ -92,13 +93,26 @@ def __course_harness(questions):
             except BaseException as error:
                 entry["public"].append(problem(error))
         results[name] = entry
-    with open("answers.json", "w") as handle:
-        _json.dump(results, handle)
-    _np.savez("answers.npz", **arrays)
+    if write:
+        with open("answers.json", "w") as handle:
+            _json.dump(results, handle)
+        _np.savez("answers.npz", **arrays)
 
 
-__course_harness(__COURSE_QUESTIONS__)
+__course_harness(__COURSE_QUESTIONS__, __COURSE_WRITE__)
 """
+# A question is probed right after the cell that checks it (``grader.check("q_x")``), as
+# ``otter run`` records each check where it runs; questions without one, at the end.
+CHECK = re.compile(r"""grader\.check\(\s*["'](\w+)["']""")
+
+
+def run_harness(client, nb, questions: dict, write: bool) -> list:
+    """Probe ``questions`` in the kernel (and write the answer files if ``write``)."""
+    source = HARNESS.replace("__COURSE_QUESTIONS__", repr(questions))
+    harness = nbformat.v4.new_code_cell(source.replace("__COURSE_WRITE__", repr(write)))
+    nb.cells.append(harness)
+    client.execute_cell(harness, len(nb.cells) - 1)
+    return [o for o in harness.get("outputs", []) if o.get("output_type") == "error"]
 
 
 def main() -> int:
@@ -117,7 +131,7 @@ def main() -> int:
         kernel_name="python3",
         resources={"metadata": {"path": "."}},
     )
-    cells = []
+    cells, probed = [], set()
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -137,16 +151,17 @@ def main() -> int:
                     record["ename"] = str(errors[0].get("ename", ""))[:100]
                     record["evalue"] = str(errors[0].get("evalue", ""))[:300]
             cells.append(record)
-        harness = nbformat.v4.new_code_cell(
-            HARNESS.replace("__COURSE_QUESTIONS__", repr(questions))
-        )
-        nb.cells.append(harness)
-        client.execute_cell(harness, len(nb.cells) - 1)
-        errors = [
-            o for o in harness.get("outputs", []) if o.get("output_type") == "error"
-        ]
-    # CPU time of this process and of the kernel (reaped when it shut down above): what
-    # a notebook costs to grade, whatever else the machine is doing at the same time.
+            if record["status"] == "ok":
+                for name in CHECK.findall(cell.source):
+                    if name in questions and name not in probed:
+                        probed.add(name)
+                        run_harness(client, nb, {name: questions[name]}, write=False)
+        rest = {name: spec for name, spec in questions.items() if name not in probed}
+        errors = run_harness(client, nb, rest, write=True)
+    # nbclient leaves running a kernel manager it was given: stop and reap the kernel.
+    manager.shutdown_kernel(now=True)
+    # CPU time of this process and of the kernel (reaped just above): what a notebook
+    # costs to grade, whatever else the machine is doing at the same time.
     usage = [
         resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     ]

@@ -139,6 +139,9 @@ def learner_version(nb: dict) -> dict:
                 cells.append(_code(check_cell(name, _source(cell))))
             continue
         cells.append(cell)
+    for cell in cells:  # a notebook to run oneself: no stored outputs to read ahead in
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
     result["cells"] = cells
     result.get("metadata", {}).pop("otter", None)
     return result

@@ -370,7 +370,8 @@ def test_the_probe_values_are_compared_in_this_process():
     )
     assert isolated.mismatch(3, 3.0, {"types": "kind"}).startswith("wrong type")
     assert isolated.mismatch(np.float64(1.0), 1.0, options) is None
-    assert isolated.mismatch(2, np.int64(2), {"types": "exact"}).startswith("wrong type")
+    exact = {"types": "exact"}
+    assert isolated.mismatch(2, np.int64(2), exact).startswith("wrong type")
     with pytest.raises(isolated.BadData):
         isolated.decode(
             {"k": "array", "ref": "a0"}, {"a0": np.array(["x"], dtype=object)}
@@ -512,13 +513,13 @@ def test_grades_are_merged_per_chapter_and_into_one_gradebook(tmp_path):
     assert rows[3] == ["Ben Ng", "102", "S102", "ben@uni", "A", "1", ""]
 
 
-def test_feedback_names_failed_checks_and_the_first_error(cheat_grades, class_grades):
+def test_feedback_names_failed_checks_without_hidden_inputs(class_grades):
     wrong = "\n".join(class_grades[rel(CHEAT_CHAPTER)]["wrong"].feedback)
     assert "q_convolve2d: 0 / 1  failed" in wrong
     assert re.search(r"hidden check '\w+': wrong values", wrong)
     assert "public test 1:" in wrong
-    raising = "\n".join(cheat_grades["patched_builtins"].feedback)
-    assert "First error in the notebook: cell" in raising or "raised" in raising
+    # The probe's inputs (its code) stay with the grader.
+    assert "default_rng" not in wrong and "standard_normal" not in wrong
 
 
 # --------------------------------------------------------------------------------------
