@@ -133,7 +133,8 @@ def main() -> int:
     )
     cells, probed = [], set()
     with client.setup_kernel():
-        for index, cell in enumerate(nb.cells):
+        # A snapshot: harness cells appended while this loop runs must not run again.
+        for index, cell in list(enumerate(nb.cells)):
             if cell.cell_type != "code":
                 continue
             record = {"index": index, "source": cell.source[:300]}
