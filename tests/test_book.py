@@ -2,7 +2,7 @@
 
 The book is built once, from the stored notebook outputs, into a temporary folder with the
 command of `make book` (`jupyter-book build --all -W -n --keep-going`). What a browser must
-confirm (formulas typeset, images drawn, solutions folded) is checked by `.ci/check_book.py`.
+confirm (formulas typeset, images drawn, solutions folded) is checked by `coursetools/check_book.py`.
 """
 
 from __future__ import annotations
@@ -277,3 +277,26 @@ def test_landing_page_says_who_what_and_how_long(pages):
     headings = {text_of(h).rstrip("#").strip() for h in re.findall(r"<h2[^>]*>(.*?)</h2>", pages[root].read_text(encoding="utf-8"), flags=re.S)}
     for wanted in ("Who this book is for", "What you will build", "How long it takes"):
         assert wanted in headings, f"the landing page has no section {wanted!r} (it has {sorted(headings)})"
+
+
+def test_book_holds_no_hidden_test_and_offers_the_learners_version(book, pages):
+    """Downloads too: the full notebook keeps solutions, not hidden tests or probes."""
+    leaked = []
+    for path in book.rglob("*"):
+        if path.is_file() and path.suffix in (".ipynb", ".html", ".txt", ".js"):
+            text = path.read_text(errors="replace")
+            if "# HIDDEN" in text or "probe: |" in text:
+                leaked.append(str(path.relative_to(book)))
+    assert not leaked, f"hidden tests or grading probes in the book: {leaked[:10]}"
+    offered = 0
+    for docname, page in pages.items():
+        source = source_of(docname)
+        if source.suffix != ".ipynb" or "# BEGIN QUESTION" not in source.read_text():
+            continue
+        text = page.read_text(encoding="utf-8")
+        link = f"_learner/{docname}.ipynb"
+        assert link in text and "Learner's version" in text and "Full notebook" in text
+        learner = (book / link).read_text()
+        assert "# BEGIN SOLUTION" not in learner and "solution-start" not in learner
+        offered += 1
+    assert offered >= 2

@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED_TOP_LEVEL = {
     "_config.yml", "_toc.yml", "README.md", "chapters", "cnnlib", "tests", "requirements.txt",
-    "pyproject.toml", "data", ".ci", "Makefile", "benchmarks", ".gitignore",
+    "pyproject.toml", "data", ".ci", "coursetools", "Makefile", "benchmarks", ".gitignore",
 }
 
 

@@ -1,27 +1,31 @@
 #!/usr/bin/env python3
-"""Open every page of the built HTML book in headless Chromium, offline, and check what a reader sees.
+"""Open every page of the built HTML book in headless Chromium, offline, and check what
+a reader sees.
 
 Usage (from the repository root, after `jupyter-book build`):
 
-    .venv/bin/python .ci/check_book.py [--html _build/html] [--screenshots _build/screenshots]
+    .venv/bin/python -m coursetools.check_book [--html _build/html] [--screenshots
+    _build/screenshots]
 
-The pages are served from 127.0.0.1 by a server inside this script; every request to any other
-host is aborted (and counts as a failure), and Chromium itself is pointed at a dead proxy, so
-nothing can come from the network. Each page of `_toc.yml` fails unless:
+The pages are served from 127.0.0.1 by a server inside this script; every request to any
+other host is aborted (and counts as a failure), and Chromium itself is pointed at a
+dead proxy, so nothing can come from the network. Each page of `_toc.yml` fails unless:
 
 - no JavaScript error is raised and no local file fails to load;
-- MathJax starts, every formula (`.math`) is typeset, none has a TeX error, and no raw TeX
+- MathJax starts, every formula (`.math`) is typeset, none has a TeX error, and no raw
+  TeX
   (`$$`, `\\(`, `\\[`, `\\begin{`) is left in the text outside code;
 - every image has loaded with a non-zero size;
 - every exercise solution is folded until its toggle is clicked, and visible after;
-- the left navigation lists the root page and every part and chapter of `_toc.yml`, in order,
+- the left navigation lists the root page and every part and chapter of `_toc.yml`, in
+  order,
   with chapter numbers that run on across parts.
 
-A full-page screenshot of each page, taken with formulas typeset and solutions still folded, is
-written to the screenshots folder as `NN-<page>.png` (NN = reading order).
+A full-page screenshot of each page, taken with formulas typeset and solutions still
+folded, is written to the screenshots folder as `NN-<page>.png` (NN = reading order).
 
-Needs Debian's `chromium` (`apt-get install -y chromium`, as root) and the PyPI `playwright`
-package; Playwright's own browser download is not used.
+Needs Debian's `chromium` (`apt-get install -y chromium`, as root) and the PyPI
+`playwright` package; Playwright's own browser download is not used.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ INSTALL_HINT = (
     "    sudo apt-get update && sudo apt-get install -y chromium\n"
     "(or run `make check-book` as root, which installs it), or pass --chromium PATH."
 )
-# Nothing listens on the discard port: any request Chromium would send past the loopback fails.
+# Nothing listens on the discard port: any request Chromium would send past the loopback
+# fails.
 DEAD_PROXY = "http://127.0.0.1:9"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root
@@ -129,7 +134,8 @@ async (timeoutMs) => {
 }
 """
 
-# Runs in the page: the left navigation, as a list of ("caption", text) and ("page", url, text).
+# Runs in the page: the left navigation, as a list of ("caption", text) and ("page",
+# url, text).
 NAV_JS = """
 () => {
   const nav = document.querySelector('nav.bd-docs-nav');
@@ -165,19 +171,26 @@ class NavEntry:
     kind: str  # "caption" or "page"
     text: str = ""
     docname: str = ""
-    number: int | None = None  # the chapter number the navigation must show, if numbered
+    number: int | None = (
+        None  # the chapter number the navigation must show, if numbered
+    )
 
 
 def read_toc(toc_path: Path) -> tuple[list[str], list[NavEntry]]:
-    """Return every docname of the book in reading order, and the expected left navigation."""
+    """Return every docname of the book in reading order, and the expected left
+    navigation."""
     toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
     if toc.get("format") != "jb-book":
-        raise SystemExit(f"{toc_path}: expected `format: jb-book`, found {toc.get('format')!r}")
+        raise SystemExit(
+            f"{toc_path}: expected `format: jb-book`, found {toc.get('format')!r}"
+        )
     docnames: list[str] = []
     nav: list[NavEntry] = []
 
     def strip(file: str) -> str:
-        return file.rsplit(".", 1)[0] if file.endswith((".md", ".ipynb", ".rst")) else file
+        return (
+            file.rsplit(".", 1)[0] if file.endswith((".md", ".ipynb", ".rst")) else file
+        )
 
     def walk_sections(entries):
         for entry in entries or []:
@@ -245,12 +258,19 @@ def check_navigation(page: Page, items, expected: list[NavEntry], origin: str) -
             path = urlsplit(url).path.lstrip("/")
             docname = path[: -len(".html")] if path.endswith(".html") else path
             seen.append(("page", docname, item[2]))
-    want = [("caption", e.text) if e.kind == "caption" else ("page", e.docname) for e in expected]
+    want = [
+        ("caption", e.text) if e.kind == "caption" else ("page", e.docname)
+        for e in expected
+    ]
     got = [s[:2] for s in seen]
     if got != want:
         page.problems.append(
             "left navigation does not match _toc.yml:\n"
-            + "\n".join(f"        expected {w!r:70} got {g!r}" for w, g in _pad(want, got) if w != g)
+            + "\n".join(
+                f"        expected {w!r:70} got {g!r}"
+                for w, g in _pad(want, got)
+                if w != g
+            )
         )
         return
     for entry, item in zip(expected, seen):
@@ -258,8 +278,8 @@ def check_navigation(page: Page, items, expected: list[NavEntry], origin: str) -
             continue
         if not item[2].startswith(f"{entry.number}. "):
             page.problems.append(
-                f"navigation shows {item[2]!r} for {entry.docname}: expected chapter number {entry.number} "
-                "(numbers must run on across parts)"
+                f"navigation shows {item[2]!r} for {entry.docname}: expected chapter"
+                f" number {entry.number} (numbers must run on across parts)"
             )
 
 
@@ -269,19 +289,26 @@ def _pad(a, b):
 
 
 def check_solutions(page: Page, pw_page) -> int:
-    """Every solution is folded, and unfolds when its toggle is clicked. Returns how many."""
+    """Every solution is folded, and unfolds when its toggle is clicked. Returns how
+    many."""
     solutions = pw_page.locator("div.solution.admonition")
     count = solutions.count()
     for index in range(count):
         solution = solutions.nth(index)
-        title = solution.locator(":scope > .admonition-title").first.inner_text().strip().splitlines()[0]
+        title = (
+            solution.locator(":scope > .admonition-title")
+            .first.inner_text()
+            .strip()
+            .splitlines()[0]
+        )
         body = solution.locator(":scope > :not(.admonition-title)")
         if body.count() == 0:
             page.problems.append(f"solution {title!r} is empty")
             continue
         if any(body.nth(i).is_visible() for i in range(body.count())):
             page.problems.append(
-                f"solution {title!r} is visible before its toggle is clicked (give it `:class: dropdown`)"
+                f"solution {title!r} is visible before its toggle is clicked (give it"
+                " `:class: dropdown`)"
             )
             continue
         toggle = solution.locator(".toggle-button")
@@ -292,18 +319,25 @@ def check_solutions(page: Page, pw_page) -> int:
         try:
             body.first.wait_for(state="visible", timeout=5_000)
         except Exception:  # playwright's TimeoutError
-            page.problems.append(f"solution {title!r} is still hidden after its toggle was clicked")
+            page.problems.append(
+                f"solution {title!r} is still hidden after its toggle was clicked"
+            )
     return count
 
 
-def check_page(page: Page, context, origin: str, expected_nav, screenshots: Path, blocked: dict) -> None:
+def check_page(
+    page: Page, context, origin: str, expected_nav, screenshots: Path, blocked: dict
+) -> None:
     pw_page = context.new_page()
     pw_page.set_default_timeout(PAGE_TIMEOUT_MS)
     url = f"{origin}/{page.html_path}"
-    pw_page.on("pageerror", lambda exc: page.problems.append(f"JavaScript error: {exc}"))
+    pw_page.on(
+        "pageerror", lambda exc: page.problems.append(f"JavaScript error: {exc}")
+    )
     pw_page.on(
         "console",
-        lambda msg: msg.type == "error" and page.problems.append(f"console error: {msg.text}"),
+        lambda msg: msg.type == "error"
+        and page.problems.append(f"console error: {msg.text}"),
     )
     pw_page.on(
         "response",
@@ -318,13 +352,16 @@ def check_page(page: Page, context, origin: str, expected_nav, screenshots: Path
         pw_page.close()
         return
     if response is None or response.status != 200:
-        page.problems.append(f"page answered HTTP {response.status if response else '?'}")
+        page.problems.append(
+            f"page answered HTTP {response.status if response else '?'}"
+        )
 
     math = pw_page.evaluate(MATH_JS, 20_000)
     if math["formulas"] and not math["started"]:
         page.problems.append(
-            f"MathJax did not start ({math.get('startError', 'window.MathJax.startup missing')}); "
-            f"{math['formulas']} formulas are raw TeX"
+            "MathJax did not start"
+            f" ({math.get('startError', 'window.MathJax.startup missing')});"
+            f" {math['formulas']} formulas are raw TeX"
         )
     else:  # one line per formula only when MathJax ran and still left some out
         for tex in math["untypeset"][:10]:
@@ -345,7 +382,8 @@ def check_page(page: Page, context, origin: str, expected_nav, screenshots: Path
 
     check_navigation(page, pw_page.evaluate(NAV_JS), expected_nav, origin)
 
-    # The screenshot shows the page as a reader first sees it: formulas typeset, solutions folded.
+    # The screenshot shows the page as a reader first sees it: formulas typeset,
+    # solutions folded.
     pw_page.screenshot(path=str(screenshots / page.screenshot_name), full_page=True)
     solutions = check_solutions(page, pw_page)
 
@@ -360,22 +398,39 @@ def check_page(page: Page, context, origin: str, expected_nav, screenshots: Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--html", type=Path, default=REPO / "_build" / "html", help="built HTML (default: _build/html)")
     parser.add_argument(
-        "--screenshots", type=Path, default=REPO / "_build" / "screenshots", help="where to write one PNG per page"
+        "--html",
+        type=Path,
+        default=REPO / "_build" / "html",
+        help="built HTML (default: _build/html)",
     )
-    parser.add_argument("--toc", type=Path, default=REPO / "_toc.yml", help="the book's _toc.yml")
-    parser.add_argument("--chromium", help="path of the Chromium executable (default: chromium on PATH)")
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        default=REPO / "_build" / "screenshots",
+        help="where to write one PNG per page",
+    )
+    parser.add_argument(
+        "--toc", type=Path, default=REPO / "_toc.yml", help="the book's _toc.yml"
+    )
+    parser.add_argument(
+        "--chromium", help="path of the Chromium executable (default: chromium on PATH)"
+    )
     args = parser.parse_args(argv)
 
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise SystemExit("The PyPI package playwright is missing: run this with .venv/bin/python (make env).")
+        raise SystemExit(
+            "The PyPI package playwright is missing: run this with .venv/bin/python"
+            " (make env)."
+        )
 
     html_dir = args.html.resolve()
     if not (html_dir / "index.html").is_file():
-        raise SystemExit(f"{html_dir}/index.html not found: build the book first (make book).")
+        raise SystemExit(
+            f"{html_dir}/index.html not found: build the book first (make book)."
+        )
     chromium = find_chromium(args.chromium)
     docnames, expected_nav = read_toc(args.toc)
     pages = [Page(docname, order) for order, docname in enumerate(docnames, start=1)]
@@ -389,9 +444,18 @@ def main(argv: list[str] | None = None) -> int:
     blocked: dict[str, list[str]] = {}
     current = {"url": None}
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="check-book-") as tmp, sync_playwright() as playwright:
-        # Chromium writes its profile, caches and crash reports under these, never under $HOME.
-        env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=f"{tmp}/config", XDG_CACHE_HOME=f"{tmp}/cache")
+    with (
+        tempfile.TemporaryDirectory(prefix="check-book-") as tmp,
+        sync_playwright() as playwright,
+    ):
+        # Chromium writes its profile, caches and crash reports under these, never under
+        # $HOME.
+        env = dict(
+            os.environ,
+            HOME=tmp,
+            XDG_CONFIG_HOME=f"{tmp}/config",
+            XDG_CACHE_HOME=f"{tmp}/cache",
+        )
         context = playwright.chromium.launch_persistent_context(
             user_data_dir=f"{tmp}/profile",
             executable_path=chromium,
@@ -410,8 +474,11 @@ def main(argv: list[str] | None = None) -> int:
                 route_.abort("blockedbyclient")
 
         context.route("**/*", route)
-        print(f"Checking {len(pages)} pages of {html_dir} in {chromium} "
-              f"(Chromium {context.browser.version if context.browser else '?'}), network blocked", flush=True)
+        print(
+            f"Checking {len(pages)} pages of {html_dir} in {chromium} (Chromium"
+            f" {context.browser.version if context.browser else '?'}), network blocked",
+            flush=True,
+        )
         for page in pages:
             if not (html_dir / page.html_path).is_file():
                 page.problems.append(f"{page.html_path} is missing from {html_dir}")
@@ -430,7 +497,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"ok   {page.html_path} ({page.summary})")
     shots = len(list(screenshots.glob("*.png")))
-    print(f"\n{shots} screenshots in {screenshots}; checked in {time.monotonic() - started:.0f} s")
+    print(
+        f"\n{shots} screenshots in {screenshots}; checked in"
+        f" {time.monotonic() - started:.0f} s"
+    )
     print(f"pages: {len(pages) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
