@@ -285,7 +285,13 @@ def run_in_lab(
         "console",
         lambda msg: msg.type == "error" and errors.append(f"console error: {msg.text[:300]}"),
     )
-    page.goto(f"{server.origin}/lab/tree/{notebook}?token={server.token}")
+    # A workspace of its own, reset: JupyterLab would otherwise reopen the notebooks of an
+    # earlier run, and the status bar could show their kernel's state.
+    workspace = re.sub(r"[^A-Za-z0-9]+", "-", notebook)
+    page.goto(
+        f"{server.origin}/lab/workspaces/{workspace}/tree/{notebook}"
+        f"?reset&token={server.token}"
+    )
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Notebook-cell", timeout=OPEN_S * 1000)
     # A learner waits for the kernel before running: "Kernel status: Idle".
     page.wait_for_function(DONE_JS, timeout=OPEN_S * 1000)
@@ -296,7 +302,20 @@ def run_in_lab(
     # Idle twice, a second apart: between two cells the kernel can be idle for a moment.
     deadline = started + timeout_s
     while True:
-        page.wait_for_function(DONE_JS, timeout=max(1.0, deadline - time.monotonic()) * 1000)
+        try:
+            page.wait_for_function(
+                DONE_JS, timeout=max(1.0, deadline - time.monotonic()) * 1000
+            )
+        except Exception as exc:  # Playwright's TimeoutError: say what the page shows
+            page.screenshot(path=str(screenshot.with_name(f"{screenshot.stem}-timeout.png")))
+            status = page.locator("#jp-main-statusbar").inner_text()
+            running = [
+                i for i, c in enumerate(page.evaluate(CELLS_JS)) if c["prompt"] == "[*]:"
+            ]
+            raise AssertionError(
+                f"{notebook}: not finished after {timeout_s:.0f} s; status bar: {status!r}; "
+                f"cells running or queued: {running[:5]}..."
+            ) from exc
         page.wait_for_timeout(1000)
         if page.evaluate(DONE_JS):
             break
@@ -402,7 +421,7 @@ def problems(expected: Expected, run: LabRun) -> list[str]:
     return found
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], timeout_s: float = 600) -> int:
     """Run notebooks in JupyterLab and print what went wrong (screenshots in _build/)."""
     from playwright.sync_api import sync_playwright
 
@@ -414,7 +433,9 @@ def main(argv: list[str]) -> int:
         context = open_browser(playwright, server, Path(tmp))
         for notebook in argv:
             expected = expected_from(json.loads((REPO / notebook).read_text("utf-8")))
-            run = run_in_lab(server, context, notebook, shots / f"{Path(notebook).stem}.png")
+            run = run_in_lab(
+                server, context, notebook, shots / f"{Path(notebook).stem}.png", timeout_s
+            )
             run.blocked = list(context.blocked)
             found = problems(expected, run)
             failed += bool(found)
@@ -453,4 +474,5 @@ def open_browser(playwright, server: LabServer, workdir: Path, chromium: str = "
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["chapters/00_start/images_as_arrays.ipynb"]))
+    timeout = float(os.environ.get("LAB_RUN_TIMEOUT", 600))
+    sys.exit(main(sys.argv[1:] or ["chapters/00_start/images_as_arrays.ipynb"], timeout))
