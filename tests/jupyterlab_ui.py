@@ -4,14 +4,14 @@ Used by tests/test_jupyterlab.py; also runs on its own, to look at the result:
 
     .venv/bin/python tests/jupyterlab_ui.py chapters/00_start/images_as_arrays.ipynb
 
-`LabServer` starts JupyterLab from this environment on a free 127.0.0.1 port with a random
-token, serving a temporary copy of `chapters/` whose notebooks have their stored outputs
-removed, so that every output seen afterwards comes from this run. `run_in_lab` opens a
-notebook there in headless Chromium (Debian's, driven by Playwright, with every request to
-any other host aborted), clicks Run > Run All Cells, waits until the kernel is idle with no
-cell queued, saves the notebook with Ctrl+S and reports what the page shows, cell by cell.
-`expected_from` reads the same facts from the repository's notebook (its stored outputs), and
-`problems` compares the two.
+`LabServer` starts JupyterLab from this environment on a free 127.0.0.1 port with a
+random token, serving a temporary copy of `chapters/` whose notebooks have their stored
+outputs removed, so that every output seen afterwards comes from this run. `run_in_lab`
+opens a notebook there in headless Chromium (Debian's, driven by Playwright, with every
+request to any other host aborted), clicks Run > Run All Cells, waits until the kernel
+is idle with no cell queued, saves the notebook with Ctrl+S and reports what the page
+shows, cell by cell. `expected_from` reads the same facts from the repository's notebook
+(its stored outputs), and `problems` compares the two.
 """
 
 from __future__ import annotations
@@ -42,10 +42,12 @@ CHROMIUM_ARGS = load_ci_module("check_book").CHROMIUM_ARGS
 VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_S = 120
 OPEN_S = 120
-# JupyterLab user settings for the run: every cell kept in the page (the default renders only
-# those near the view, so cells could not be read back), and no "news?" pop-up.
+# JupyterLab user settings for the run: every cell kept in the page (the default renders
+# only those near the view, so cells could not be read back), and no "news?" pop-up.
 LAB_SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none"
+    },
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,
@@ -54,12 +56,15 @@ LAB_SETTINGS = {
 
 # Runs in the page: one entry per notebook cell, in order.
 CELLS_JS = """
-() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Notebook-cell')]
+() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Notebook-cell')]
   .map((cell) => ({
     type: cell.classList.contains('jp-CodeCell') ? 'code'
         : cell.classList.contains('jp-MarkdownCell') ? 'markdown' : 'raw',
-    prompt: (cell.querySelector(':scope .jp-InputPrompt') || {textContent: ''}).textContent.trim(),
-    outputs: [...cell.querySelectorAll('.jp-OutputArea-child .jp-OutputArea-output')].map((out) => ({
+    prompt: (cell.querySelector(':scope .jp-InputPrompt') || {textContent: ''})
+      .textContent.trim(),
+    outputs: [...cell.querySelectorAll('.jp-OutputArea-child .jp-OutputArea-output')]
+      .map((out) => ({
       mime: out.getAttribute('data-mime-type') || '',
       text: out.innerText.slice(0, 300),
       images: [...out.querySelectorAll('img')].map((img) => ({
@@ -71,13 +76,15 @@ CELLS_JS = """
 """
 
 # Runs in the page: true once the kernel is idle and no cell is waiting or running. The
-# status bar says "Python 3 (ipykernel) | Idle" only once a kernel is connected (the toolbar's
-# indicator reads idle before that, and running then asks which kernel to start).
+# status bar says "Python 3 (ipykernel) | Idle" only once a kernel is connected (the
+# toolbar's indicator reads idle before that, and running then asks which kernel to
+# start).
 DONE_JS = """
 () => {
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   if (!panel) return false;
-  const status = [...document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem')]
+  const status = [
+    ...document.querySelectorAll('#jp-main-statusbar .jp-StatusBar-TextItem')]
     .some((item) => /\\| Idle$/.test(item.textContent.trim()));
   const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
   return status && prompts.every((p) => !p.textContent.includes('*'));
@@ -85,7 +92,8 @@ DONE_JS = """
 """
 
 STARTED_JS = """
-() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
+() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
   .some((p) => /\\[(\\*|\\d+)\\]/.test(p.textContent))
 """
 
@@ -134,8 +142,9 @@ class LabServer:
         for name, values in LAB_SETTINGS.items():
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
             (settings / name).write_text(json.dumps(values), encoding="utf-8")
-        # Jupyter's per-user folders point into the temp folder: a learner's own settings or
-        # kernels cannot change the run, and the run writes nothing into their home.
+        # Jupyter's per-user folders point into the temp folder: a learner's own
+        # settings or kernels cannot change the run, and the run writes nothing into
+        # their home.
         env = dict(
             os.environ,
             JUPYTER_CONFIG_DIR=str(self.workdir / "jupyter-config"),
@@ -147,23 +156,35 @@ class LabServer:
         )
         env.pop("JUPYTER_PATH", None)
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
         ]
         if os.geteuid() == 0:
-            command.append("--allow-root")  # CI runs as root; Jupyter refuses it otherwise
+            command.append(
+                "--allow-root"
+            )  # CI runs as root; Jupyter refuses it otherwise
         with open(self.log_path, "wb") as log:
             # Its own process group: stopping it also stops the kernels it started.
             self.proc = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log()}")
+                raise RuntimeError(
+                    f"JupyterLab exited with {self.proc.returncode}:\n{self.log()}"
+                )
             try:
                 request = urllib.request.Request(
                     f"{self.origin}/api/status",
@@ -176,7 +197,9 @@ class LabServer:
                 pass
             if time.monotonic() > deadline:
                 self.__exit__(None, None, None)
-                raise RuntimeError(f"JupyterLab did not answer in {SERVER_START_S} s:\n{self.log()}")
+                raise RuntimeError(
+                    f"JupyterLab did not answer in {SERVER_START_S} s:\n{self.log()}"
+                )
             time.sleep(0.5)
 
     def log(self) -> str:
@@ -226,7 +249,8 @@ def _kind_of_shown(output: dict) -> str:
     if mime == "application/vnd.jupyter.stdout":
         return "stdout"
     if mime == "application/vnd.jupyter.stderr":
-        # JupyterLab shows a traceback with the stderr type; the saved file tells them apart.
+        # JupyterLab shows a traceback with the stderr type; the saved file tells them
+        # apart.
         return "stderr"
     return "image" if mime == "image/png" else "other"
 
@@ -244,8 +268,8 @@ def output_kinds(outputs: list[dict]) -> list[str]:
 
 
 def check_cells(notebook: dict) -> list[int]:
-    """Indices of the code cells between otter's `# BEGIN TESTS` and `# END TESTS` raw cells:
-    the checks that tell a learner whether an exercise is right."""
+    """Indices of the code cells between otter's `# BEGIN TESTS` and `# END TESTS` raw
+    cells: the checks that tell a learner whether an exercise is right."""
     checks, inside = [], False
     for index, cell in enumerate(notebook["cells"]):
         first = "".join(cell["source"]).strip().splitlines()[:1]
@@ -275,24 +299,28 @@ def expected_from(notebook: dict) -> Expected:
 def run_in_lab(
     server: LabServer, context, notebook: str, screenshot: Path, timeout_s: float = 600
 ) -> LabRun:
-    """Open `notebook` (a path under the server's root), run all cells from the Run menu,
-    wait for the kernel, save with Ctrl+S, take a screenshot of the whole notebook."""
+    """Open `notebook` (a path under the server's root), run all cells from the Run
+    menu, wait for the kernel, save with Ctrl+S, take a screenshot of the whole
+    notebook."""
     page = context.new_page()
     page.set_viewport_size(VIEWPORT)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"JavaScript error: {exc}"))
     page.on(
         "console",
-        lambda msg: msg.type == "error" and errors.append(f"console error: {msg.text[:300]}"),
+        lambda msg: msg.type == "error"
+        and errors.append(f"console error: {msg.text[:300]}"),
     )
-    # A workspace of its own, reset: JupyterLab would otherwise reopen the notebooks of an
-    # earlier run, and the status bar could show their kernel's state.
+    # A workspace of its own, reset: JupyterLab would otherwise reopen the notebooks of
+    # an earlier run, and the status bar could show their kernel's state.
     workspace = re.sub(r"[^A-Za-z0-9]+", "-", notebook)
     page.goto(
         f"{server.origin}/lab/workspaces/{workspace}/tree/{notebook}"
         f"?reset&token={server.token}"
     )
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Notebook-cell", timeout=OPEN_S * 1000)
+    page.wait_for_selector(
+        ".jp-NotebookPanel .jp-Notebook .jp-Notebook-cell", timeout=OPEN_S * 1000
+    )
     # A learner waits for the kernel before running: "Kernel status: Idle".
     page.wait_for_function(DONE_JS, timeout=OPEN_S * 1000)
     started = time.monotonic()
@@ -307,13 +335,18 @@ def run_in_lab(
                 DONE_JS, timeout=max(1.0, deadline - time.monotonic()) * 1000
             )
         except Exception as exc:  # Playwright's TimeoutError: say what the page shows
-            page.screenshot(path=str(screenshot.with_name(f"{screenshot.stem}-timeout.png")))
+            page.screenshot(
+                path=str(screenshot.with_name(f"{screenshot.stem}-timeout.png"))
+            )
             status = page.locator("#jp-main-statusbar").inner_text()
             running = [
-                i for i, c in enumerate(page.evaluate(CELLS_JS)) if c["prompt"] == "[*]:"
+                i
+                for i, c in enumerate(page.evaluate(CELLS_JS))
+                if c["prompt"] == "[*]:"
             ]
             raise AssertionError(
-                f"{notebook}: not finished after {timeout_s:.0f} s; status bar: {status!r}; "
+                f"{notebook}: not finished after {timeout_s:.0f} s; "
+                f"status bar: {status!r}; "
                 f"cells running or queued: {running[:5]}..."
             ) from exc
         page.wait_for_timeout(1000)
@@ -327,7 +360,9 @@ def run_in_lab(
     saved: dict = {}
     for _ in range(100):
         saved = json.loads(saved_path.read_text(encoding="utf-8"))
-        if any(c.get("execution_count") for c in saved["cells"] if c["cell_type"] == "code"):
+        if any(
+            c.get("execution_count") for c in saved["cells"] if c["cell_type"] == "code"
+        ):
             break
         page.wait_for_timeout(200)
 
@@ -335,22 +370,31 @@ def run_in_lab(
     page.wait_for_timeout(300)
     screenshot_of_notebook(page, screenshot)
     page.close()
-    return LabRun(cells=cells, saved=saved, seconds=seconds, screenshot=screenshot,
-                  page_errors=errors)
+    return LabRun(
+        cells=cells,
+        saved=saved,
+        seconds=seconds,
+        screenshot=screenshot,
+        page_errors=errors,
+    )
 
 
 def screenshot_of_notebook(page, path: Path) -> None:
-    """The whole notebook in one PNG: JupyterLab scrolls inside its own panel, so a full-page
-    screenshot shows one screenful only. The panel is scrolled a screenful at a time and the
-    pictures are stacked."""
+    """The whole notebook in one PNG: JupyterLab scrolls inside its own panel, so a
+    full-page screenshot shows one screenful only. The panel is scrolled a screenful at
+    a time and the pictures are stacked."""
     from PIL import Image
 
-    scroller = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer")
+    scroller = page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
+    )
     total, view = scroller.evaluate("(el) => [el.scrollHeight, el.clientHeight]")
     box = scroller.bounding_box()
     pieces = []
     for top in range(0, max(total, 1), view):
-        shown_top = scroller.evaluate("(el, top) => { el.scrollTop = top; return el.scrollTop; }", top)
+        shown_top = scroller.evaluate(
+            "(el, top) => { el.scrollTop = top; return el.scrollTop; }", top
+        )
         page.wait_for_timeout(150)
         pieces.append((shown_top, page.screenshot(clip=box)))
     scale = None
@@ -373,7 +417,8 @@ def problems(expected: Expected, run: LabRun) -> list[str]:
     found += [f"request to another host (blocked): {url}" for url in run.blocked]
     if [c["type"] for c in run.cells] != expected.cells:
         found.append(
-            f"the page shows {len(run.cells)} cells, the notebook has {len(expected.cells)}"
+            f"the page shows {len(run.cells)} cells, "
+            f"the notebook has {len(expected.cells)}"
         )
         return found
     numbers = []
@@ -391,7 +436,9 @@ def problems(expected: Expected, run: LabRun) -> list[str]:
             text = " | ".join(o["text"][:120] for o in cell["outputs"])
             found.append(f"cell {index} shows outputs {shown}, expected {want}: {text}")
     if numbers != list(range(1, len(numbers) + 1)):
-        found.append(f"cells did not run once each, in order: execution counts {numbers}")
+        found.append(
+            f"cells did not run once each, in order: execution counts {numbers}"
+        )
     for index, cell in enumerate(run.saved.get("cells", [])):
         for output in cell.get("outputs", []):
             if output["output_type"] == "error":
@@ -399,7 +446,9 @@ def problems(expected: Expected, run: LabRun) -> list[str]:
                     f"cell {index} raised {output['ename']}: {output['evalue'][:200]}"
                 )
     if len(run.saved.get("cells", [])) != len(expected.cells):
-        found.append("the notebook saved from JupyterLab does not have the notebook's cells")
+        found.append(
+            "the notebook saved from JupyterLab does not have the notebook's cells"
+        )
     images = [
         image
         for cell in run.cells
@@ -407,14 +456,22 @@ def problems(expected: Expected, run: LabRun) -> list[str]:
         for image in output["images"]
         if output["mime"] == "image/png"
     ]
-    drawn = [i for i in images if i["complete"] and i["width"] > 0 and i["shownHeight"] > 0]
+    drawn = [
+        i for i in images if i["complete"] and i["width"] > 0 and i["shownHeight"] > 0
+    ]
     if len(drawn) != expected.images:
-        found.append(f"{len(drawn)} figures drawn, the notebook stores {expected.images}")
+        found.append(
+            f"{len(drawn)} figures drawn, the notebook stores {expected.images}"
+        )
     for index in expected.checks:
         cell = run.cells[index]
         ran = re.fullmatch(r"\[\d+\]:", cell["prompt"])
-        failed = any(o["mime"] == "application/vnd.jupyter.stderr" for o in cell["outputs"])
-        saved = run.saved["cells"][index] if index < len(run.saved.get("cells", [])) else {}
+        failed = any(
+            o["mime"] == "application/vnd.jupyter.stderr" for o in cell["outputs"]
+        )
+        saved = (
+            run.saved["cells"][index] if index < len(run.saved.get("cells", [])) else {}
+        )
         raised = any(o["output_type"] == "error" for o in saved.get("outputs", []))
         if not ran or failed or raised:
             found.append(f"exercise check (cell {index}) did not pass")
@@ -422,35 +479,51 @@ def problems(expected: Expected, run: LabRun) -> list[str]:
 
 
 def main(argv: list[str], timeout_s: float = 600) -> int:
-    """Run notebooks in JupyterLab and print what went wrong (screenshots in _build/)."""
+    """Run notebooks in JupyterLab and print what went wrong (screenshots in _build/).
+    """
     from playwright.sync_api import sync_playwright
 
     shots = REPO / "_build" / "screenshots" / "jupyterlab"
     failed = 0
-    with tempfile.TemporaryDirectory(prefix="lab-run-") as tmp, LabServer(
-        Path(tmp)
-    ) as server, sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory(prefix="lab-run-") as tmp,
+        LabServer(Path(tmp)) as server,
+        sync_playwright() as playwright,
+    ):
         context = open_browser(playwright, server, Path(tmp))
         for notebook in argv:
             expected = expected_from(json.loads((REPO / notebook).read_text("utf-8")))
             run = run_in_lab(
-                server, context, notebook, shots / f"{Path(notebook).stem}.png", timeout_s
+                server,
+                context,
+                notebook,
+                shots / f"{Path(notebook).stem}.png",
+                timeout_s,
             )
             run.blocked = list(context.blocked)
             found = problems(expected, run)
             failed += bool(found)
-            print(f"{notebook}: {run.seconds:.0f} s, {len(found)} problems, {run.screenshot}")
+            print(
+                f"{notebook}: {run.seconds:.0f} s, {len(found)} problems, "
+                f"{run.screenshot}"
+            )
             for line in found:
                 print(f"    - {line}")
         context.close()
     return 1 if failed else 0
 
 
-def open_browser(playwright, server: LabServer, workdir: Path, chromium: str = "/usr/bin/chromium"):
-    """Headless Chromium whose only reachable host is the JupyterLab server; requests to any
-    other host are aborted and listed in `context.blocked`."""
-    env = dict(os.environ, HOME=str(workdir), XDG_CONFIG_HOME=str(workdir / "config"),
-               XDG_CACHE_HOME=str(workdir / "cache"))
+def open_browser(
+    playwright, server: LabServer, workdir: Path, chromium: str = "/usr/bin/chromium"
+):
+    """Headless Chromium whose only reachable host is the JupyterLab server; requests to
+    any other host are aborted and listed in `context.blocked`."""
+    env = dict(
+        os.environ,
+        HOME=str(workdir),
+        XDG_CONFIG_HOME=str(workdir / "config"),
+        XDG_CACHE_HOME=str(workdir / "cache"),
+    )
     context = playwright.chromium.launch_persistent_context(
         user_data_dir=str(workdir / "chromium-profile"),
         executable_path=chromium,
@@ -475,4 +548,6 @@ def open_browser(playwright, server: LabServer, workdir: Path, chromium: str = "
 
 if __name__ == "__main__":
     timeout = float(os.environ.get("LAB_RUN_TIMEOUT", 600))
-    sys.exit(main(sys.argv[1:] or ["chapters/00_start/images_as_arrays.ipynb"], timeout))
+    sys.exit(
+        main(sys.argv[1:] or ["chapters/00_start/images_as_arrays.ipynb"], timeout)
+    )

@@ -2,8 +2,9 @@
 
 `start()` launches one `pip install --dry-run` per Python version and returns at once;
 `result(version)` waits for it. tests/conftest.py calls `start()` when a session that
-includes tests/test_python_versions.py begins, so the minute each resolution spends waiting
-on the network overlaps the rest of the suite. See tests/test_python_versions.py.
+includes tests/test_python_versions.py begins, so the minute each resolution spends
+waiting on the network overlaps the rest of the suite. See
+tests/test_python_versions.py.
 """
 
 from __future__ import annotations
@@ -21,12 +22,23 @@ _running: dict[str, tuple[subprocess.Popen, Path]] = {}
 
 def command(version: str) -> list[str]:
     return [
-        sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-        "--only-binary=:all:", "--python-version", version,
-        # Wheel metadata by HTTP range requests, not whole-wheel downloads (see the test).
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--only-binary=:all:",
+        "--python-version",
+        version,
+        # Wheel metadata by HTTP range requests, not whole-wheel downloads (see the
+        # test).
         "--use-feature=fast-deps",
-        "--verbose", "--disable-pip-version-check", "--no-input",
-        "-r", str(REPO / "requirements.txt"),
+        "--verbose",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-r",
+        str(REPO / "requirements.txt"),
     ]
 
 
@@ -37,8 +49,11 @@ def start() -> None:
         log = Path(tempfile.mkstemp(prefix=f"pip-resolve-{version}-", suffix=".log")[1])
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                command(version), stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=REPO,
+                command(version),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO,
             )
         _running[version] = (proc, log)
 
@@ -60,7 +75,8 @@ def result(version: str) -> tuple[int, str]:
 
 
 def stop() -> None:
-    """End resolutions still running (a session that stopped early) and remove the logs."""
+    """End resolutions still running (a session that stopped early) and remove the logs.
+    """
     for proc, log in _running.values():
         if proc.poll() is None:
             proc.kill()

@@ -1,17 +1,18 @@
 """A learner's path: JupyterLab from this environment runs a chapter in a real browser.
 
-JupyterLab is started headless on a free 127.0.0.1 port with a token, on a temporary copy of
-`chapters/` with the stored outputs removed (the repository's files are never opened for
-writing). Headless Chromium (Debian's, as in `make check-book`; requests to any other host
-are aborted) opens a chapter, clicks Run > Run All Cells and waits for the kernel. The run
-fails unless every code cell ran once, in order; no cell raised; each cell shows as many
-outputs, of the same kinds, as the chapter's stored outputs; every stored figure is drawn;
-every exercise check cell ran without failing; and the page logged no error. One light
-NumPy chapter and one light PyTorch chapter; everything expected is read from the files at
-test time. A screenshot of each executed notebook goes to _build/screenshots/jupyterlab/.
+JupyterLab is started headless on a free 127.0.0.1 port with a token, on a temporary
+copy of `chapters/` with the stored outputs removed (the repository's files are never
+opened for writing). Headless Chromium (Debian's, as in `make check-book`; requests to
+any other host are aborted) opens a chapter, clicks Run > Run All Cells and waits for
+the kernel. The run fails unless every code cell ran once, in order; no cell raised;
+each cell shows as many outputs, of the same kinds, as the chapter's stored outputs;
+every stored figure is drawn; every exercise check cell ran without failing; and the
+page logged no error. One light NumPy chapter and one light PyTorch chapter; everything
+expected is read from the files at test time. A screenshot of each executed notebook
+goes to _build/screenshots/jupyterlab/.
 
-About 2 minutes on 2 cores, most of it JupyterLab's and the kernels' start-up and the PyTorch
-chapter's short training.
+About 2 minutes on 2 cores, most of it JupyterLab's and the kernels' start-up and the
+PyTorch chapter's short training.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 
 from jupyterlab_ui import (
     REPO,
+    Expected,
     LabServer,
     expected_from,
     open_browser,
@@ -32,9 +34,10 @@ from jupyterlab_ui import (
 )
 
 CHAPTERS = [
-    "chapters/00_start/images_as_arrays.ipynb",  # NumPy and matplotlib, ~10 s, 3 figures
-    # PyTorch next to cnnlib, ~15 s. It draws no figure; the chapters that do (10, 11) train
-    # a network, which inside JupyterLab on a loaded 2-core machine did not finish in 10 min.
+    "chapters/00_start/images_as_arrays.ipynb",  # NumPy, matplotlib: ~10 s, 3 figures
+    # PyTorch next to cnnlib, ~15 s. It draws no figure; the chapters that do (10, 11)
+    # train a network, which inside JupyterLab on a loaded 2-core machine did not finish
+    # in 10 min.
     "chapters/part3/08_same_network_two_libraries.ipynb",
 ]
 SCREENSHOTS = REPO / "_build" / "screenshots" / "jupyterlab"
@@ -68,11 +71,15 @@ def test_chapter_runs_in_jupyterlab(lab, chapter):
     assert any(expected.outputs.values()), f"{chapter} stores no output"
 
     blocked_before = len(context.blocked)
-    run = run_in_lab(server, context, chapter, SCREENSHOTS / f"{Path(chapter).stem}.png")
+    run = run_in_lab(
+        server, context, chapter, SCREENSHOTS / f"{Path(chapter).stem}.png"
+    )
     run.blocked = context.blocked[blocked_before:]
     found = problems(expected, run)
     print(f"{chapter}: ran in {run.seconds:.0f} s; screenshot {run.screenshot}")
-    assert not found, f"{chapter} in JupyterLab:\n" + "\n".join(f"  - {p}" for p in found)
+    assert not found, f"{chapter} in JupyterLab:\n" + "\n".join(
+        f"  - {p}" for p in found
+    )
     assert run.screenshot.stat().st_size > 0
     assert source.read_bytes() == before, "the repository's notebook was modified"
 
@@ -86,33 +93,67 @@ def test_a_chapter_run_draws_figures():
     assert max(stored) >= 1, f"no chapter of {CHAPTERS} stores a figure"
 
 
-def test_a_failing_check_is_reported(lab):
-    """The same checks on a notebook whose exercise answer is wrong: the failure must show.
+def _notebook(answer: str) -> dict:
+    """A small notebook laid out like a chapter: output, figure, exercise, check, more.
+    """
 
-    The notebook is made from the first chapter: its first exercise's solution cell is
-    replaced by a wrong answer, so its check cell raises AssertionError. Run All then stops
-    there, as it does for a learner."""
+    def cell(kind: str, source: str) -> dict:
+        made = {"cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            made.update(outputs=[], execution_count=None)
+        return made
+
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        },
+        "cells": [
+            cell("code", 'print("before the exercise")'),
+            cell(
+                "code", "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"
+            ),
+            cell("code", f"def double(x):\n    return {answer}"),
+            cell("raw", "# BEGIN TESTS"),
+            cell("code", "assert double(3) == 6"),
+            cell("raw", "# END TESTS"),
+            cell("code", 'print("after the exercise")'),
+        ],
+    }
+
+
+# What the small notebook shows when its exercise is answered right.
+SMALL_EXPECTED = Expected(
+    cells=["code", "code", "code", "raw", "code", "raw", "code"],
+    outputs={0: ["stdout"], 1: ["image"], 2: [], 4: [], 6: ["stdout"]},
+    images=1,
+    checks=[4],
+)
+
+
+@pytest.mark.parametrize("answer", ["x * 2", "x + 1"], ids=["right", "wrong"])
+def test_the_checks_tell_right_from_wrong(lab, answer):
+    """The checks pass a right answer and report a wrong one: its check cell raises, Run
+    All stops there, as it does for a learner, and the cells after it do not run."""
     server, context = lab
-    notebook = json.loads((REPO / CHAPTERS[0]).read_text(encoding="utf-8"))
-    expected = expected_from(notebook)
-    first_check = expected.checks[0]
-    answer = max(
-        i for i, c in enumerate(notebook["cells"][:first_check]) if c["cell_type"] == "code"
-    )
-    name = "".join(notebook["cells"][answer]["source"]).split("def ", 1)[1].split("(", 1)[0]
-    broken = json.loads(json.dumps(notebook))
-    for cell in broken["cells"]:
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-    broken["cells"][answer]["source"] = f"def {name}(*args, **kwargs):\n    return None\n"
-    target = server.root / "chapters" / "wrong_answer.ipynb"
-    target.write_text(json.dumps(broken), encoding="utf-8")
-
+    name = f"small_{'right' if answer == 'x * 2' else 'wrong'}.ipynb"
+    (server.root / name).write_text(json.dumps(_notebook(answer)), encoding="utf-8")
     blocked_before = len(context.blocked)
-    run = run_in_lab(server, context, "chapters/wrong_answer.ipynb", server.workdir / "wrong.png")
+    run = run_in_lab(
+        server, context, name, server.workdir / f"{name}.png", timeout_s=300
+    )
     run.blocked = context.blocked[blocked_before:]
-    found = problems(expected, run)
-    assert any(f"cell {first_check} raised" in line for line in found), found
-    assert any(f"exercise check (cell {first_check}) did not pass" in line for line in found)
-    # The cells after the failure were not run, and that is reported too.
-    assert any("did not run" in line for line in found), found
+    found = problems(SMALL_EXPECTED, run)
+    if answer == "x * 2":
+        assert not found, found
+    else:
+        assert any("cell 4 raised AssertionError" in line for line in found), found
+        assert any(
+            "exercise check (cell 4) did not pass" in line for line in found
+        ), found
+        assert any("cell 6 did not run" in line for line in found), found
