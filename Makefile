@@ -1,22 +1,47 @@
 # Two commands do everything: `make book` and `make test`. Both create the virtual
-# environment on first use and are safe to run again.
-PYTHON ?= python3.11
+# environment on first use and are safe to run again. Learners: `make lab`.
+# The course runs on Python 3.11, 3.12 and 3.13. Without PYTHON=..., the first of them
+# that runs is used, 3.11 first: CI runs 3.11, the only version for which this project's
+# machines hold the CPU torch wheel offline. Choose with `make book PYTHON=python3.12`.
+# (Each is started, not just looked up: a pyenv shim exists even where it cannot run.)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for v in 3.11 3.12 3.13; do \
+	python$$v -c '' 2>/dev/null && { echo python$$v; break; }; done)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 # Output that legitimately varies between runs (see the file's comments).
 SANITIZE := tests/nbval_sanitize.cfg
 
-.PHONY: book book-student test check-book student grade env clean
+.PHONY: book book-student test test-quick lab chromium python-check check-book \
+	student grade env clean
 
 env: $(INSTALLED)
 
-$(INSTALLED): requirements.txt pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(INSTALLED): requirements.txt pyproject.toml | python-check
+	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Says which Python the environment runs; stops when that is not the one asked for with
+# PYTHON=..., or not 3.11-3.13 (a .venv made by hand with another version).
+VERSION_OF = -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+python-check:
+	@test -n "$(PYTHON)" || { echo "No python3.11, python3.12 or python3.13 on PATH:" \
+		"install one, or pass PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@if [ -x $(PY) ]; then have=$$($(PY) $(VERSION_OF)); \
+		else have=$$($(PYTHON) $(VERSION_OF)) || exit 1; fi; \
+	case "$$have" in 3.11|3.12|3.13) ;; *) echo "Python $$have: the course needs 3.11," \
+		"3.12 or 3.13 (rm -rf $(VENV); make ... PYTHON=python3.11)" >&2; exit 1;; esac; \
+	if [ -x $(PY) ] && [ "$(origin PYTHON)" = "command line" ] && \
+		[ "$$($(PYTHON) $(VERSION_OF))" != "$$have" ]; then \
+		echo "$(VENV) runs Python $$have, not $(PYTHON): rm -rf $(VENV) and run again" >&2; \
+		exit 1; fi; \
+	echo "Python $$have ($$(test -x $(PY) && echo $(PY) || echo $(PYTHON)))"
 
 book: $(INSTALLED)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
@@ -26,19 +51,45 @@ book: $(INSTALLED)
 book-student: $(INSTALLED)
 	$(PY) -m coursetools.student_book --out _build/student
 
-test: $(INSTALLED)
+# tests/test_jupyterlab.py drives JupyterLab in Chromium, so `make test` needs it too.
+test: $(INSTALLED) chromium
 	$(PY) -m pytest tests chapters --nbval --nbval-current-env \
 		--nbval-sanitize-with $(SANITIZE) --ignore=_build --ignore=release --ignore=grading
 
-# Build the book, then open every page in headless Chromium with the network blocked
-# (coursetools/check_book.py); one full-page screenshot per page goes to _build/screenshots/.
-check-book: book
+# The unit tests and the chapters that train no network, in a few minutes on 2 cores. It
+# leaves out what needs a browser, the network or minutes of CPU: the book build, the
+# student release and its autograder, JupyterLab in Chromium, the pin check for other
+# Pythons, and the chapters that train (07, 09-12, the Keras appendix).
+QUICK_CHAPTERS := chapters/00_start chapters/part1 \
+	chapters/part2/05_backpropagation.ipynb chapters/part2/06_vectorizing.ipynb \
+	chapters/part3/08_same_network_two_libraries.ipynb
+QUICK_SKIP := test_book.py test_release.py test_grading.py test_jupyterlab.py \
+	test_python_versions.py
+test-quick: $(INSTALLED)
+	$(PY) -m pytest tests $(QUICK_CHAPTERS) --nbval --nbval-current-env \
+		--nbval-sanitize-with $(SANITIZE) $(addprefix --ignore=tests/,$(QUICK_SKIP))
+
+# JupyterLab on the chapters, for learners. It listens on 127.0.0.1 only (nothing else on
+# the network can reach it) and prints the address, with its token, to open in a browser.
+# --allow-root: Jupyter refuses to start as root otherwise (containers, CI machines).
+LAB_PORT ?= 8888
+lab: $(INSTALLED)
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir=chapters $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Debian's Chromium, for the browser checks (make check-book, tests/test_jupyterlab.py).
+chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else \
-			echo "make check-book needs Chromium: sudo apt-get install -y chromium" >&2; exit 1; \
+			echo "make $(MAKECMDGOALS) needs Chromium:" \
+				"sudo apt-get install -y chromium" >&2; exit 1; \
 		fi; }
+
+# Build the book, then open every page in headless Chromium with the network blocked
+# (coursetools/check_book.py); one full-page screenshot per page goes to _build/screenshots/.
+check-book: book chromium
 	$(PY) -m coursetools.check_book --html _build/html --screenshots _build/screenshots
 
 # Student notebooks (no solutions), otter autograders, the grader's key and the TAs' answer

@@ -1,6 +1,9 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures and session hooks shared by the test modules."""
+
+from __future__ import annotations
 
 import numpy as np
+import pip_resolve
 import pytest
 
 import cnnlib
@@ -41,3 +44,15 @@ def torch_lenet(like: nn.Module | None = None):
         weights = {k: torch.from_numpy(v) for k, v in like.state_dict().items()}
         net.load_state_dict(weights)
     return net
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The pin resolutions for other Pythons wait on the network for about a minute each:
+    # start them now, when they are going to be tested, so that they overlap the other
+    # tests.
+    if any(item.nodeid.startswith("tests/test_python_versions.py") for item in items):
+        pip_resolve.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    pip_resolve.stop()
