@@ -32,13 +32,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ci_tools import load_ci_module  # noqa: E402  (tests/ is not a package)
+from coursetools.check_book import CHROMIUM_ARGS  # noqa: E402
 
-# The same Chromium flags as `make check-book`: no sandbox (CI runs as root), and a dead
-# proxy for every host but the loopback, on top of Playwright's request blocking.
-CHROMIUM_ARGS = load_ci_module("check_book").CHROMIUM_ARGS
+REPO = Path(__file__).resolve().parent.parent
+# CHROMIUM_ARGS: the same flags as `make check-book`: no sandbox (CI runs as root), and a
+# dead proxy for every host but the loopback, on top of Playwright's request blocking.
 VIEWPORT = {"width": 1280, "height": 900}
 SERVER_START_S = 120
 OPEN_S = 120
