@@ -35,9 +35,8 @@ from jupyterlab_ui import (
 
 CHAPTERS = [
     "chapters/00_start/images_as_arrays.ipynb",  # NumPy, matplotlib: ~10 s, 3 figures
-    # PyTorch next to cnnlib, ~15 s. It draws no figure; the chapters that do (10, 11)
-    # train a network, which inside JupyterLab on a loaded 2-core machine did not finish
-    # in 10 min.
+    # PyTorch next to cnnlib, ~15 s, 1 figure (the two libraries' logits). Chapters that
+    # train a full network inside JupyterLab took over 10 min on a loaded 2-core machine.
     "chapters/part3/08_same_network_two_libraries.ipynb",
 ]
 SCREENSHOTS = REPO / "_build" / "screenshots" / "jupyterlab"
