@@ -390,7 +390,7 @@ def test_otter_run_and_the_isolated_grader_agree_whatever_the_file_name(
     entry = manifest[rel(CHEAT_CHAPTER)]
     student = release_tool.read_notebook(release_dir / entry["student"])
     wrong = wrong_answers()[rel(CHEAT_CHAPTER)]
-    # The wrong answer first, then corrected at the end: the grade is the final state's.
+    # The wrong answer first, then corrected after its check cell.
     corrected = with_answers(student, {"q_convolve2d": wrong["q_convolve2d"]})
     corrected["cells"].append(
         {
@@ -435,7 +435,9 @@ def test_otter_run_and_the_isolated_grader_agree_whatever_the_file_name(
         }
         assert otter_scores == isolated_scores[name], name
     assert isolated_scores["Jane Doe (1)"] == {"q_convolve2d": 1, "q_same_padding": 1}
-    assert isolated_scores["late-fix"]["q_convolve2d"] == 1
+    # Graded where it is checked, as otter records it: a fix after the check counts on
+    # neither path.
+    assert isolated_scores["late-fix"]["q_convolve2d"] == 0
 
 
 def test_make_and_the_tool_share_their_defaults():

@@ -514,3 +514,12 @@ def test_releasing_one_chapter_keeps_the_others(tmp_path):
     assert (out / "autograder" / "synth_b-autograder.zip").read_bytes() == kept
     assert (out / "student" / "synth_b.ipynb").is_file()
     assert "synth_a.ipynb" in (out / "student" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
+def test_every_question_has_a_title_and_an_explanation_for_the_answer_key(source):
+    exercises = release_tool.parse_exercises(release_tool.read_notebook(source))
+    for exercise in exercises:
+        assert release_tool.exercise_title(exercise) != exercise.name, exercise.name
+        assert release_tool.explanation(exercise), f"{exercise.name}: no explanation"
+    assert "(none)" not in release_tool.answer_key_html(source.stem, exercises)
