@@ -34,7 +34,7 @@ from .checks import batch_norm_input, pair, positive_int, probability
 __all__ = [
     "Parameter", "Module", "Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten",
     "Linear", "Sequential", "CrossEntropyLoss", "no_grad", "is_grad_enabled",
-    "BatchNorm1d", "BatchNorm2d", "Dropout",
+    "BatchNorm1d", "BatchNorm2d", "Dropout", "Residual",
 ]  # fmt: skip
 
 _grad_enabled = True
@@ -770,3 +770,53 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Residual(Module):
+    """A residual connection (He et al., 2015): ``out = block(x) + shortcut(x)``.
+
+    ``block``: any module, e.g. ``Sequential(Conv2d, BatchNorm2d, ReLU, Conv2d,
+    BatchNorm2d)``; ``shortcut``: a module (e.g. a 1x1 ``Conv2d`` with stride 2 and a
+    ``BatchNorm2d``, a *projection*) or ``None`` for the identity. The two outputs
+    must have the same shape. A ReLU after the sum is a separate layer. The children
+    are named ``block`` and ``shortcut``, so ``state_dict`` keys (``"block.0.weight"``,
+    ``"shortcut.0.weight"``) equal those of a torch module with attributes of those
+    names.
+    """
+
+    def __init__(self, block, shortcut=None):
+        super().__init__()
+        if not isinstance(block, Module):
+            raise ValueError(
+                f"Residual's block must be a Module, got {type(block).__name__}"
+            )
+        if shortcut is not None and not isinstance(shortcut, Module):
+            raise ValueError(
+                "Residual's shortcut must be a Module or None, got "
+                f"{type(shortcut).__name__}"
+            )
+        self.block = block
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        """``x`` -> ``block(x) + shortcut(x)`` (``+ x`` without a shortcut)."""
+        out = self.block(x)
+        skip = x if self.shortcut is None else self.shortcut(x)
+        if out.shape != skip.shape:
+            raise ValueError(
+                f"Residual: the block's output has shape {out.shape} but the "
+                f"shortcut's has shape {skip.shape}; they must be equal to be added "
+                "(a block that changes channels or size needs a projection shortcut)"
+            )
+        return out + skip
+
+    def backward(self, grad_output, needs_input_grad=True):
+        """The sum sends ``grad_output`` unchanged into both paths; the input
+        gradients of the two paths add. Returns ``None`` if not ``needs_input_grad``
+        (the parameter gradients are still accumulated)."""
+        grad_block = self.block.backward(grad_output, needs_input_grad)
+        if self.shortcut is None:
+            grad_skip = grad_output  # the identity's gradient is grad_output itself
+        else:
+            grad_skip = self.shortcut.backward(grad_output, needs_input_grad)
+        return grad_block + grad_skip if needs_input_grad else None
