@@ -8,6 +8,7 @@ confirm (formulas typeset, images drawn, solutions folded) is checked by `course
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from coursetools.learner import public_version
 
 REPO = Path(__file__).resolve().parent.parent
 MATHJAX_ENTRY = "_static/mathjax/tex-mml-chtml.js"
@@ -191,7 +193,14 @@ def test_every_page_offers_its_source_for_download(book, pages):
         wanted = f"_sources/{docname}{source.suffix}"
         links = [a.get("href", "") for tag, a in parse(page).tags if tag == "a" and "btn-download-source-button" in a.get("class", "")]
         assert any(link.endswith(wanted) for link in links), f"{docname}: no download link to {wanted} (found {links})"
-        assert (book / wanted).read_bytes() == source.read_bytes(), f"{wanted} is not the page's source"
+        offered = (book / wanted).read_bytes()
+        if source.suffix == ".ipynb":
+            # The book offers the full notebook minus hidden tests and grading probes.
+            expected = public_version(json.loads(source.read_text(encoding="utf-8")))
+            assert json.loads(offered) == expected, f"{wanted} is not the page's source"
+            assert b"# HIDDEN" not in offered and b"probe:" not in offered, wanted
+        else:
+            assert offered == source.read_bytes(), f"{wanted} is not the page's source"
 
 
 def test_chapters_start_with_learning_goals_and_end_with_a_summary(pages):
