@@ -68,6 +68,7 @@ NOT_FOR_STUDENTS = {
     "pytest",
     "playwright",
     "django-static-mathjax",
+    "ruff",
 }
 # Reference solutions recorded side by side when the release is built.
 KEY_JOBS = 2
@@ -382,8 +383,9 @@ def student_requirements(root: Path = ROOT) -> str:
         ),
         *runtime_requirements(root),
         f"otter-grader=={_otter_version()}",
-        "jupyterlab",
     ]
+    if not any(line.startswith("jupyterlab==") for line in lines):
+        lines.append("jupyterlab")
     return "\n".join(lines) + "\n"
 
 

@@ -233,7 +233,9 @@ def test_student_requirements_hold_only_what_students_run(release_dir):
         if c["cell_type"] == "code"
     )
     code += " ".join(p.read_text() for p in (ROOT / "cnnlib").rglob("*.py"))
-    tools = {"otter-grader", "jupyterlab"}
+    # Run, not imported: otter, JupyterLab and its extensions (MyST rendering, and the
+    # jupytext pin that keeps otter's jupytext loadable in JupyterLab 4.5).
+    tools = {"otter-grader", "jupyterlab", "jupyterlab-myst", "jupytext"}
     for line in lines:
         package = re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower()
         if package in tools:
