@@ -61,8 +61,8 @@ test: $(INSTALLED) chromium
 # student release and its autograder, JupyterLab in Chromium, the pin check for other
 # Pythons, and the chapters that train (07, 09-12, the Keras appendix).
 QUICK_CHAPTERS := chapters/00_start chapters/part1 \
-	chapters/part2/05_backpropagation.ipynb chapters/part2/06_vectorizing.ipynb \
-	chapters/part3/08_same_network_two_libraries.ipynb
+	chapters/part2/06_backpropagation.ipynb chapters/part2/07_vectorizing.ipynb \
+	chapters/part3/11_same_network_two_libraries.ipynb
 QUICK_SKIP := test_book.py test_release.py test_grading.py test_jupyterlab.py \
 	test_python_versions.py
 test-quick: $(INSTALLED)
@@ -93,7 +93,7 @@ check-book: book chromium
 	$(PY) -m coursetools.check_book --html _build/html --screenshots _build/screenshots
 
 # Student notebooks (no solutions), otter autograders, the grader's key and the TAs' answer
-# keys -> release/. CHAPTERS="chapters/part1/01_convolution_by_hand.ipynb ..." releases only
+# keys -> release/. CHAPTERS="chapters/part1/02_convolution_by_hand.ipynb ..." releases only
 # those chapters and keeps the others already in release/.
 student: $(INSTALLED)
 	$(PY) -m coursetools.release --out release $(CHAPTERS)

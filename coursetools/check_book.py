@@ -152,7 +152,7 @@ NAV_JS = """
 
 @dataclass
 class Page:
-    docname: str  # e.g. "chapters/part1/01_convolution_by_hand"
+    docname: str  # e.g. "chapters/part1/02_convolution_by_hand"
     order: int
     problems: list[str] = field(default_factory=list)
     summary: str = ""

@@ -2,7 +2,7 @@
 
 Used by tests/test_jupyterlab.py; also runs on its own, to look at the result:
 
-    .venv/bin/python tests/jupyterlab_ui.py chapters/00_start/images_as_arrays.ipynb
+    .venv/bin/python tests/jupyterlab_ui.py chapters/00_start/01_images_as_arrays.ipynb
 
 `LabServer` starts JupyterLab from this environment on a free 127.0.0.1 port with a
 random token, serving a temporary copy of `chapters/` whose notebooks have their stored
@@ -547,5 +547,5 @@ def open_browser(
 if __name__ == "__main__":
     timeout = float(os.environ.get("LAB_RUN_TIMEOUT", 600))
     sys.exit(
-        main(sys.argv[1:] or ["chapters/00_start/images_as_arrays.ipynb"], timeout)
+        main(sys.argv[1:] or ["chapters/00_start/01_images_as_arrays.ipynb"], timeout)
     )

@@ -33,7 +33,7 @@ SECONDS_PER_SUBMISSION = 60
 TIMEOUT_S = 300
 ASSIGNMENTS = release_tool.find_assignment_notebooks()
 # The light chapter that the cheating and path tests use.
-CHEAT_CHAPTER = ROOT / "chapters" / "part1" / "01_convolution_by_hand.ipynb"
+CHEAT_CHAPTER = ROOT / "chapters" / "part1" / "02_convolution_by_hand.ipynb"
 
 
 def rel(path: Path) -> str:

@@ -34,10 +34,10 @@ from jupyterlab_ui import (
 )
 
 CHAPTERS = [
-    "chapters/00_start/images_as_arrays.ipynb",  # NumPy, matplotlib: ~10 s, 3 figures
+    "chapters/00_start/01_images_as_arrays.ipynb",  # NumPy, matplotlib: ~10 s, 3 figures
     # PyTorch next to cnnlib, ~15 s, 1 figure (the two libraries' logits). Chapters that
     # train a full network inside JupyterLab took over 10 min on a loaded 2-core machine.
-    "chapters/part3/08_same_network_two_libraries.ipynb",
+    "chapters/part3/11_same_network_two_libraries.ipynb",
 ]
 SCREENSHOTS = REPO / "_build" / "screenshots" / "jupyterlab"
 

@@ -77,6 +77,14 @@ def test_every_chapter_notebook_is_in_the_toc_and_every_toc_entry_exists():
         assert any(c.exists() for c in candidates), f"_toc.yml lists {entry}, which does not exist"
 
 
+def test_file_names_are_numbered_in_the_books_order():
+    """A notebook's number is its chapter number in the book, so the two cannot drift."""
+    notebooks = [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
+    numbers = [Path(f).name.split("_", 1)[0] for f in notebooks]
+    assert all(n.isdigit() and len(n) == 2 for n in numbers), numbers
+    assert [int(n) for n in numbers] == list(range(1, len(notebooks) + 1)), notebooks
+
+
 def test_every_chapter_notebook_is_collected_by_the_nbval_run():
     command = makefile_test_command()
     assert command[1:3] == ["-m", "pytest"] and "$(" not in " ".join(command), command

@@ -456,8 +456,8 @@ def test_learner_version_holds_no_solution_and_no_hidden_test(source):
 # Light chapters (no training), run top to bottom as a learner who answers nothing
 # would.
 BLANK_RUN_CHAPTERS = [
-    ROOT / "chapters" / "part1" / "01_convolution_by_hand.ipynb",
-    ROOT / "chapters" / "part2" / "05_backpropagation.ipynb",
+    ROOT / "chapters" / "part1" / "02_convolution_by_hand.ipynb",
+    ROOT / "chapters" / "part2" / "06_backpropagation.ipynb",
 ]
 
 
