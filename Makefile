@@ -58,13 +58,13 @@ test: $(INSTALLED) chromium
 
 # The unit tests and the chapters that train no network, in a few minutes on 2 cores. It
 # leaves out what needs a browser, the network or minutes of CPU: the book build, the
-# student release and its autograder, JupyterLab in Chromium, the pin check for other
-# Pythons, and the chapters that train (07, 09-12, the Keras appendix).
+# student release and its autograder, the learners' versions run blank, JupyterLab in
+# Chromium, the pin check for other Pythons, and the chapters that train (8-10, 12-16).
 QUICK_CHAPTERS := chapters/00_start chapters/part1 \
 	chapters/part2/06_backpropagation.ipynb chapters/part2/07_vectorizing.ipynb \
 	chapters/part3/11_same_network_two_libraries.ipynb
 QUICK_SKIP := test_book.py test_release.py test_grading.py test_jupyterlab.py \
-	test_python_versions.py
+	test_python_versions.py test_learner_version.py
 test-quick: $(INSTALLED)
 	$(PY) -m pytest tests $(QUICK_CHAPTERS) --nbval --nbval-current-env \
 		--nbval-sanitize-with $(SANITIZE) $(addprefix --ignore=tests/,$(QUICK_SKIP))
