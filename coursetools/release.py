@@ -101,6 +101,18 @@ def assignment_config(nb: dict) -> dict | None:
     return config
 
 
+# What a learner does in an exercise: the ``kind:`` line of its ``# BEGIN QUESTION``
+# cell, shown in its title as "Build: ...", "Debug: ..." (issue #18).
+KINDS = {
+    "build": "Build",  # write a real piece of the library
+    "debug": "Debug",  # a given function has one realistic bug: find and fix it
+    "predict": "Predict",  # write down a value before running the code that computes it
+    "experiment": "Experiment",  # a small measured choice, accepted within a range
+    "manual": "Explain",  # a written answer, graded by hand (otter's manual questions)
+}
+# Keys of a question's config that are ours, not otter's (stripped before otter assign).
+COURSE_KEYS = ("kind",)
+
 MARKERS = (
     "BEGIN QUESTION",
     "END QUESTION",
@@ -258,11 +270,9 @@ def with_config(nb: dict, config: dict) -> dict:
             first, _, rest = cell["source"].strip().partition("\n")
             question = yaml.safe_load(rest) or {}
             question.setdefault("all_or_nothing", True)
-            for (
-                key
-            ) in (
-                isolated.OPTION_KEYS
-            ):  # ours, for the isolated grader; otter knows none
+            # Ours (the isolated grader's options and the exercise's kind); otter
+            # knows none of them.
+            for key in (*isolated.OPTION_KEYS, *COURSE_KEYS):
                 question.pop(key, None)
             cell["source"] = first + "\n" + yaml.safe_dump(question, sort_keys=False)
     return patched
@@ -515,6 +525,7 @@ def build_release(
                         "answer_key": f"answer-key/{made['name']}.html",
                         "questions": made["questions"],
                         "titles": {e.name: exercise_title(e) for e in exercises},
+                        "kinds": {e.name: e.config.get("kind") for e in exercises},
                     }
                 )
                 log(
