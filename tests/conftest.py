@@ -46,6 +46,20 @@ def torch_lenet(like: nn.Module | None = None):
     return net
 
 
+def assert_no_input_grad_keeps_parameter_grads(module, x, grad_output):
+    """``backward(..., needs_input_grad=False)`` returns None and leaves every parameter
+    the same gradient as a full backward: the input gradient alone is skipped."""
+    module.zero_grad()
+    module(x)
+    assert module.backward(grad_output) is not None
+    full = {name: p.grad.copy() for name, p in module.named_parameters()}
+    module.zero_grad()
+    module(x)
+    assert module.backward(grad_output, needs_input_grad=False) is None
+    for name, parameter in module.named_parameters():
+        np.testing.assert_array_equal(parameter.grad, full[name], err_msg=name)
+
+
 def pytest_collection_modifyitems(session, config, items):
     # The pin resolutions for other Pythons wait on the network for about a minute each:
     # start them now, when they are going to be tested, so that they overlap the other

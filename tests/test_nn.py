@@ -8,7 +8,7 @@ import torch
 
 from cnnlib import init, nn
 from cnnlib.gradcheck import gradcheck_module
-from conftest import torch_lenet
+from conftest import assert_no_input_grad_keeps_parameter_grads, torch_lenet
 import conftest
 
 
@@ -115,14 +115,7 @@ def test_backward_without_input_grad_gives_the_same_parameter_grads_and_none(bui
     model = build()
     x = np.random.default_rng(5).standard_normal(x_shape)
     grad_output = np.random.default_rng(6).standard_normal(model(x).shape)
-    model.zero_grad()
-    assert model.backward(grad_output) is not None
-    full = {name: p.grad.copy() for name, p in model.named_parameters()}
-    model.zero_grad()
-    model(x)
-    assert model.backward(grad_output, needs_input_grad=False) is None
-    for name, parameter in model.named_parameters():
-        np.testing.assert_array_equal(parameter.grad, full[name], err_msg=name)
+    assert_no_input_grad_keeps_parameter_grads(model, x, grad_output)
 
 
 def test_sequential_skips_only_what_the_input_gradient_alone_needs():
@@ -147,13 +140,7 @@ def test_sequential_skips_only_what_the_input_gradient_alone_needs():
 def test_layer_without_input_grad_returns_none_and_the_same_parameter_grads(layer):
     x = np.random.default_rng(1).standard_normal((2, 2, 5, 5) if isinstance(layer, nn.Conv2d) else (2, 4))
     grad_output = np.random.default_rng(2).standard_normal(layer(x).shape)
-    layer.zero_grad()
-    layer.backward(grad_output)
-    full = [p.grad.copy() for p in layer.parameters()]
-    layer.zero_grad()
-    assert layer.backward(grad_output, needs_input_grad=False) is None
-    for parameter, expected in zip(layer.parameters(), full):
-        np.testing.assert_array_equal(parameter.grad, expected)
+    assert_no_input_grad_keeps_parameter_grads(layer, x, grad_output)
 
 
 @pytest.mark.parametrize(
