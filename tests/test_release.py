@@ -424,6 +424,91 @@ def test_chapter_has_at_least_two_complete_exercises(path):
         assert e.hidden_tests, f"{where}: no hidden test ('# HIDDEN' first line)"
 
 
+# Kinds of exercise (issue #18): what the learner does, recorded as ``kind:`` in the
+# ``# BEGIN QUESTION`` cell and shown as the title's first word ("Debug: ...").
+MINIMUM_KINDS_PER_CHAPTER = 2
+MINIMUM_KIND_TOTALS = {"build": 8, "debug": 3, "predict": 4, "experiment": 2}
+# Chapters whose exercises are rewritten in the second phase of issue #18.
+PHASE_2 = ("chapters/part3/", "chapters/appendix/")
+
+
+def course_exercises() -> dict[str, list]:
+    """``{notebook: its exercises}`` for every chapter with exercises."""
+    return {
+        rel(p): release_tool.parse_exercises(release_tool.read_notebook(p))
+        for p in ASSIGNMENTS
+    }
+
+
+def kind_problems(notebook: str, exercises: list) -> list[str]:
+    problems = []
+    for e in exercises:
+        kind = e.config.get("kind")
+        if kind not in release_tool.KINDS:
+            problems.append(
+                f"{notebook} {e.name}: 'kind: {kind}' in its '# BEGIN QUESTION' cell;"
+                f" expected one of {sorted(release_tool.KINDS)}"
+            )
+            continue
+        label = f"{release_tool.KINDS[kind]}: "
+        if not release_tool.exercise_title(e).startswith(label):
+            problems.append(
+                f"{notebook} {e.name}: its title {release_tool.exercise_title(e)!r}"
+                f" does not start with {label!r}"
+            )
+    kinds = {e.config.get("kind") for e in exercises} & set(release_tool.KINDS)
+    if len(kinds) < MINIMUM_KINDS_PER_CHAPTER:
+        problems.append(
+            f"{notebook}: exercises of {len(kinds)} kind(s) {sorted(kinds)}; a chapter"
+            f" needs at least {MINIMUM_KINDS_PER_CHAPTER}"
+        )
+    return problems
+
+
+@pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
+def test_every_exercise_has_a_kind_shown_in_its_title(source):
+    """Each exercise says what the learner does, and a chapter mixes at least two kinds.
+    """
+    problems = kind_problems(rel(source), course_exercises()[rel(source)])
+    phase = (
+        "\n(these exercises are due in phase 2 of issue #18)"
+        if rel(source).startswith(PHASE_2)
+        else ""
+    )
+    assert not problems, "\n".join(problems) + phase
+
+
+def test_the_course_has_enough_exercises_of_each_kind_and_no_repeated_name():
+    """Course totals of each kind, and every question name used once in the course."""
+    totals, unkinded, where = dict.fromkeys(release_tool.KINDS, 0), [], {}
+    for notebook, exercises in course_exercises().items():
+        for e in exercises:
+            kind = e.config.get("kind")
+            if kind in totals:
+                totals[kind] += 1
+            else:
+                unkinded.append(f"{notebook} {e.name}")
+            where.setdefault(e.name, []).append(notebook)
+    problems = [
+        f"{count} {kind} exercise(s); the course needs at least"
+        f" {MINIMUM_KIND_TOTALS[kind]}"
+        for kind, count in totals.items()
+        if count < MINIMUM_KIND_TOTALS.get(kind, 0)
+    ]
+    problems += [
+        f"question name {name} is used in {len(places)} chapters: {places}"
+        for name, places in where.items()
+        if len(places) > 1
+    ]
+    if problems and unkinded:
+        problems.append(
+            f"{len(unkinded)} exercise(s) without a kind yet (phase 2 of issue #18):"
+            f" {unkinded}"
+        )
+    summary = ", ".join(f"{kind} {count}" for kind, count in totals.items())
+    assert not problems, f"kinds: {summary}\n" + "\n".join(problems)
+
+
 # --------------------------------------------------------------------------------------
 # The learner's version that the book offers beside each chapter
 
