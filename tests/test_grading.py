@@ -53,10 +53,8 @@ def built_release(tmp_path_factory) -> Path:
     return out
 
 
-# How many plausible wrong answers each question needs (issue #18), and the chapters
-# held to it so far; the other chapters' exercises are rewritten in phase 2.
+# How many plausible wrong answers each question needs (issue #18), in every chapter.
 WRONG_PER_QUESTION = 2
-PHASE_2 = ("chapters/part3/", "chapters/appendix/")
 
 
 def wrong_answers() -> dict[str, dict[str, list[str]]]:
@@ -216,10 +214,9 @@ def test_every_question_has_two_plausible_wrong_answers(source):
         for q in questions
         if len(listed.get(q, [])) < WRONG_PER_QUESTION
     }
-    phase = " (phase 2 of issue #18)" if rel(source).startswith(PHASE_2) else ""
     assert not short, (
         f"{rel(source)}: questions with fewer than {WRONG_PER_QUESTION} wrong answers"
-        f" in tests/wrong_answers.json{phase}: {short}"
+        f" in tests/wrong_answers.json: {short}"
     )
 
 

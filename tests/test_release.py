@@ -428,8 +428,6 @@ def test_chapter_has_at_least_two_complete_exercises(path):
 # ``# BEGIN QUESTION`` cell and shown as the title's first word ("Debug: ...").
 MINIMUM_KINDS_PER_CHAPTER = 2
 MINIMUM_KIND_TOTALS = {"build": 8, "debug": 3, "predict": 4, "experiment": 2}
-# Chapters whose exercises are rewritten in the second phase of issue #18.
-PHASE_2 = ("chapters/part3/", "chapters/appendix/")
 
 
 def course_exercises() -> dict[str, list]:
@@ -470,12 +468,7 @@ def test_every_exercise_has_a_kind_shown_in_its_title(source):
     """Each exercise says what the learner does, and a chapter mixes at least two kinds.
     """
     problems = kind_problems(rel(source), course_exercises()[rel(source)])
-    phase = (
-        "\n(these exercises are due in phase 2 of issue #18)"
-        if rel(source).startswith(PHASE_2)
-        else ""
-    )
-    assert not problems, "\n".join(problems) + phase
+    assert not problems, "\n".join(problems)
 
 
 def test_the_course_has_enough_exercises_of_each_kind_and_no_repeated_name():
@@ -500,11 +493,8 @@ def test_the_course_has_enough_exercises_of_each_kind_and_no_repeated_name():
         for name, places in where.items()
         if len(places) > 1
     ]
-    if problems and unkinded:
-        problems.append(
-            f"{len(unkinded)} exercise(s) without a kind yet (phase 2 of issue #18):"
-            f" {unkinded}"
-        )
+    if unkinded:
+        problems.append(f"{len(unkinded)} exercise(s) without a kind: {unkinded}")
     summary = ", ".join(f"{kind} {count}" for kind, count in totals.items())
     assert not problems, f"kinds: {summary}\n" + "\n".join(problems)
 
