@@ -108,7 +108,6 @@ KINDS = {
     "debug": "Debug",  # a given function has one realistic bug: find and fix it
     "predict": "Predict",  # write down a value before running the code that computes it
     "experiment": "Experiment",  # a small measured choice, accepted within a range
-    "manual": "Explain",  # a written answer, graded by hand (otter's manual questions)
 }
 # Keys of a question's config that are ours, not otter's (stripped before otter assign).
 COURSE_KEYS = ("kind",)
