@@ -28,8 +28,8 @@ def rel(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-def training_cells_come_first(chapter: dict) -> list[int]:
-    """Indices of the ``otter_ignore`` cells; fails if one follows an exercise."""
+def assert_training_cells_come_first(chapter: dict) -> None:
+    """Fails if an ``otter_ignore`` cell follows the chapter's first exercise."""
     first_question = next(
         i
         for i, cell in enumerate(chapter["cells"])
@@ -43,13 +43,12 @@ def training_cells_come_first(chapter: dict) -> list[int]:
     ]
     late = [i for i in ignored if i > first_question]
     assert not late, f"training cells {late} follow the first exercise ({first_question})"
-    return ignored
 
 
 @pytest.mark.parametrize("source", ASSIGNMENTS, ids=rel)
 def test_blank_learner_version_runs_to_the_end_with_only_the_checks_failing(source):
     chapter = release_tool.read_notebook(source)
-    training_cells_come_first(chapter)
+    assert_training_cells_come_first(chapter)
     version = learner.learner_version(chapter)
     version["cells"] = [
         cell
