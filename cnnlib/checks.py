@@ -24,7 +24,7 @@ __all__ = [
     "positive_int", "pair", "real_array", "float_array", "same_dtype",
     "conv2d_args", "pool2d_args", "linear_args", "targets_for", "grad_output_like",
     "any_float_array", "image_and_kernel", "probability", "batch_norm_args",
-    "batch_norm_input",
+    "batch_norm_input", "image_shape",
 ]  # fmt: skip
 
 
@@ -355,3 +355,12 @@ def batch_norm_input(x, num_features: int, ranks: tuple[int, ...], layer: str):
             f"x of shape {x.shape}"
         )
     return x
+
+
+def image_shape(value, name: str) -> tuple[int, int, int]:
+    """The shape of one image, ``(C, H, W)``, as three checked positive ints."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise ValueError(
+            f"{name} must be the shape of one image, (C, H, W), got {value!r}"
+        )
+    return tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(value))

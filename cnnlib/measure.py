@@ -17,18 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import positive_int
+from .checks import image_shape, positive_int
 
 __all__ = ["count_parameters", "count_macs", "field_of_view"]
-
-
-def _image_shape(input_shape, name: str) -> tuple[int, int, int]:
-    """``(C, H, W)`` of positive ints, or a ValueError that names ``name``."""
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(
-            f"{name} must be the shape of one image, (C, H, W), got {input_shape!r}"
-        )
-    return tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(input_shape))
 
 
 def _run_in_eval_mode(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -55,7 +46,7 @@ def count_macs(model: nn.Module, input_shape=(1, 28, 28)) -> int:
     ``C_out * H_out * W_out`` outputs, a linear layer one per weight. Biases, ReLUs,
     pooling and normalisation are not counted: next to these they are nearly free.
     """
-    shape = _image_shape(input_shape, "input_shape")
+    shape = image_shape(input_shape, "input_shape")
     total = 0
 
     def conv_hook(layer, inputs, output):
@@ -94,7 +85,7 @@ def field_of_view(
     happens to switch off (a ReLU at zero, a max-pooling window another pixel wins)
     open in another. The model's parameters and their ``.grad`` are left untouched.
     """
-    shape = _image_shape(input_shape, "input_shape")
+    shape = image_shape(input_shape, "input_shape")
     images = positive_int(images, "images")
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
