@@ -4,6 +4,8 @@
   target lies outside ``cnnlib/tuned``, and no stored output holds a tuned function's
   source.
 * Every printed listing fits the book's 88-column code column.
+* Every stored listing is the library's source as it is now, so a change to a printed
+  function fails here in seconds, not an hour later under nbval.
 * The library is formatted (ruff, line length 88) and no line of it is wider than
   88 characters, docstrings and comments included, so any function a chapter prints
   fits the page.
@@ -134,3 +136,58 @@ def test_readable_functions_are_short():
         if len(inspect.getsourcelines(function)[0]) > 40
     }
     assert not long, long
+
+
+def library_sources() -> set[str]:
+    """The source of every function, class and method defined in ``cnnlib``."""
+    import pkgutil
+
+    import cnnlib
+
+    found = set()
+    for info in pkgutil.walk_packages(cnnlib.__path__, prefix="cnnlib."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if getattr(value, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(value) or inspect.isclass(value):
+                found.add(inspect.getsource(value))
+            if inspect.isclass(value):
+                found.update(
+                    inspect.getsource(member)
+                    for member in vars(value).values()
+                    if inspect.isfunction(member)
+                )
+    return found
+
+
+def is_concatenation(text: str, pieces: set[str]) -> bool:
+    """True if ``text`` is printed pieces one after another (``print`` adds a newline)."""
+    if not text:
+        return True
+    return any(
+        text.startswith(piece + "\n")
+        and is_concatenation(text[len(piece) + 1 :], pieces)
+        for piece in pieces
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_printed_listings_are_the_current_source(path):
+    sources = library_sources()
+    for index, _, text in printed_listings(path):
+        # A cell may print an excerpt of one function (chapter 1 shows part of read_idx).
+        excerpt = text.endswith("\n") and any(text[:-1] in s for s in sources)
+        assert is_concatenation(text, sources) or excerpt, (
+            f"cell {index}'s stored output is not the current library source: "
+            "re-execute the chapter"
+        )
+
+
+def test_a_stale_listing_is_noticed():
+    sources = library_sources()
+    from cnnlib.loops import relu_forward
+
+    current = inspect.getsource(relu_forward)
+    assert is_concatenation(current + "\n" + current + "\n", sources)
+    assert not is_concatenation(current.replace("x", "y", 1) + "\n", sources)
