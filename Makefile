@@ -52,9 +52,16 @@ book-student: $(INSTALLED)
 	$(PY) -m coursetools.student_book --out _build/student
 
 # tests/test_jupyterlab.py drives JupyterLab in Chromium, so `make test` needs it too.
+# Two pytest-xdist workers, one per core: the chapters that train keep one core busy for
+# minutes between short bursts on both, so two at a time fill the machine (see
+# tests/conftest.py for the groups). Idle OpenMP threads sleep instead of spinning, so
+# that one worker's torch does not spin on the core the other worker needs.
+TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: $(INSTALLED) chromium
-	$(PY) -m pytest tests chapters --nbval --nbval-current-env \
-		--nbval-sanitize-with $(SANITIZE) --ignore=_build --ignore=release --ignore=grading
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest $(PARALLEL) tests chapters --nbval \
+		--nbval-current-env --nbval-sanitize-with $(SANITIZE) \
+		--ignore=_build --ignore=release --ignore=grading
 
 # The unit tests and the chapters that train no network, in a few minutes on 2 cores. It
 # leaves out what needs a browser, the network or minutes of CPU: the book build, the
@@ -66,7 +73,8 @@ QUICK_CHAPTERS := chapters/00_start chapters/part1 \
 QUICK_SKIP := test_book.py test_release.py test_grading.py test_jupyterlab.py \
 	test_python_versions.py test_learner_version.py
 test-quick: $(INSTALLED)
-	$(PY) -m pytest tests $(QUICK_CHAPTERS) --nbval --nbval-current-env \
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest $(PARALLEL) tests $(QUICK_CHAPTERS) --nbval \
+		--nbval-current-env \
 		--nbval-sanitize-with $(SANITIZE) $(addprefix --ignore=tests/,$(QUICK_SKIP))
 
 # JupyterLab on the chapters, for learners. It listens on 127.0.0.1 only (nothing else on

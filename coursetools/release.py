@@ -66,6 +66,7 @@ NOT_FOR_STUDENTS = {
     "sphinx-exercise",
     "nbval",
     "pytest",
+    "pytest-xdist",
     "playwright",
     "django-static-mathjax",
     "ruff",

@@ -60,12 +60,52 @@ def assert_no_input_grad_keeps_parameter_grads(module, x, grad_output):
         np.testing.assert_array_equal(parameter.grad, full[name], err_msg=name)
 
 
+# `make test` runs on two pytest-xdist workers with --dist loadfile: the cells of a
+# notebook share one kernel, so one worker runs a whole file, in order. The modules that
+# test the student release share one release, built once per worker, so they go to one
+# worker as one unit (see pytest_xdist_make_scheduler), and the pin check for other
+# Pythons rides along at its end: its resolutions wait on the network for two minutes,
+# so they start with the unit and are done when the check runs. The queue goes longest
+# first, so that neither worker is left alone with a long unit at the end: that unit
+# (about ten minutes), then the chapters, then the unit tests, which fill in.
+RELEASE_UNIT = ("test_release.py", "test_grading.py", "test_python_versions.py")
+
+
+def _in_release_unit(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] in RELEASE_UNIT
+
+
+def _queue_position(item) -> tuple[int, int]:
+    name = item.path.name
+    if name in RELEASE_UNIT:
+        return (0, RELEASE_UNIT.index(name))
+    in_chapters = "chapters" in item.path.relative_to(item.config.rootpath).parts
+    return (1 if in_chapters else 2, 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None  # xdist's own scheduler for the mode asked for
+    from xdist.scheduler import LoadFileScheduling
+
+    class ReleaseUnitTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "student release" if _in_release_unit(path) else path
+
+    return ReleaseUnitTogether(config, log)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    # The pin resolutions for other Pythons wait on the network for about a minute each:
-    # start them now, when they are going to be tested, so that they overlap the other
-    # tests.
-    if any(item.nodeid.startswith("tests/test_python_versions.py") for item in items):
-        pip_resolve.start()
+    items.sort(key=_queue_position)  # stable: a notebook's cells keep their order
+
+
+def pytest_runtest_setup(item):
+    if item.path.name in RELEASE_UNIT and any(
+        other.path.name == "test_python_versions.py" for other in item.session.items
+    ):
+        pip_resolve.start()  # once per process; later calls return at once
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,9 +1,9 @@
 """Resolve requirements.txt for other Pythons with pip, in the background.
 
 `start()` launches one `pip install --dry-run` per Python version and returns at once;
-`result(version)` waits for it. tests/conftest.py calls `start()` when a session that
-includes tests/test_python_versions.py begins, so the minute each resolution spends
-waiting on the network overlaps the rest of the suite. See
+`result(version)` waits for it. tests/conftest.py calls `start()` when the process that
+will run tests/test_python_versions.py begins the student-release tests queued before it,
+so the two minutes the resolutions spend waiting on the network overlap them. See
 tests/test_python_versions.py.
 """
 
