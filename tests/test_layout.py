@@ -52,12 +52,15 @@ def tracked_files() -> list[str]:
 def makefile_test_command() -> list[str]:
     """The pytest command of `make test`, with Makefile variables expanded."""
     text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    variables = dict(re.findall(r"^([A-Z_]+) :?= (.*)$", text, re.M))
+    variables = dict(re.findall(r"^([A-Z_]+) [:?]?= (.*)$", text, re.M))
     recipe = re.search(r"^test:.*\n\t(.*)$", text, re.M).group(1)
     for _ in range(len(variables)):  # variables may refer to each other: expand until stable
         for name, value in variables.items():
             recipe = recipe.replace(f"$({name})", value)
-    return shlex.split(recipe)
+    words = shlex.split(recipe)
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # environment settings
+        words.pop(0)
+    return words
 
 
 def test_top_level_holds_only_the_agreed_layout():
@@ -89,7 +92,8 @@ def test_every_chapter_notebook_is_collected_by_the_nbval_run():
     command = makefile_test_command()
     assert command[1:3] == ["-m", "pytest"] and "$(" not in " ".join(command), command
     assert "--nbval" in command and "--nbval-lax" not in command and "--nbval-current-env" in command
-    collect = [sys.executable, "-m", "pytest", *command[3:], "--collect-only", "-q"]
+    # -n 0: collected in this process, not by `make test`'s xdist workers.
+    collect = [sys.executable, "-m", "pytest", *command[3:], "--collect-only", "-q", "-n", "0"]
     # Only the chapters matter here; collecting tests/ too would recurse into this very test.
     collect = [arg for arg in collect if arg != "tests"]
     result = subprocess.run(collect, cwd=ROOT, capture_output=True, text=True, timeout=300)
