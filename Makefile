@@ -54,9 +54,10 @@ book-student: $(INSTALLED)
 # tests/test_jupyterlab.py drives JupyterLab in Chromium, so `make test` needs it too.
 # Two pytest-xdist workers, one per core (tests/conftest.py says what runs where): much
 # of the suite (NumPy, the grader, notebook kernels starting) keeps one core busy, so two
-# at a time fill the machine; 38.8 instead of 44.5 minutes on 2 cores. Idle OpenMP threads
-# sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE): with two trainings side by side,
-# 200 Keras steps took 17 s instead of 35 s, 200 torch steps 9 s instead of 51 s.
+# at a time fill the machine (five of its files, back to back on 2 cores: 331 s instead of
+# 488 s in one process). Idle OpenMP threads sleep instead of spinning
+# (OMP_WAIT_POLICY=PASSIVE): with two trainings side by side, 200 Keras steps took 17 s
+# instead of 35 s, 200 torch steps 9 s instead of 51 s.
 TEST_WORKERS ?= 2
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: $(INSTALLED) chromium

@@ -97,14 +97,17 @@ def pytest_xdist_make_scheduler(config, log):
     return ReleaseUnitTogether(config, log)
 
 
+_checks_pins = False  # whether this session runs tests/test_python_versions.py
+
+
 def pytest_collection_modifyitems(session, config, items):
+    global _checks_pins
     items.sort(key=_queue_position)  # stable: a notebook's cells keep their order
+    _checks_pins = any(item.path.name == "test_python_versions.py" for item in items)
 
 
 def pytest_runtest_setup(item):
-    if item.path.name in RELEASE_UNIT and any(
-        other.path.name == "test_python_versions.py" for other in item.session.items
-    ):
+    if _checks_pins and item.path.name in RELEASE_UNIT:
         pip_resolve.start()  # once per process; later calls return at once
 
 
