@@ -235,7 +235,8 @@ def test_student_requirements_hold_only_what_students_run(release_dir):
     code += " ".join(p.read_text() for p in (ROOT / "cnnlib").rglob("*.py"))
     # Run, not imported: otter, JupyterLab and its extensions (MyST rendering, and the
     # jupytext pin that keeps otter's jupytext loadable in JupyterLab 4.5), and the
-    # jsonschema pin that keeps `import otter` (nbformat) 1.5 s faster (requirements.txt).
+    # jsonschema pin that keeps `import otter` (nbformat) 1.5 s faster (see
+    # requirements.txt).
     tools = {"otter-grader", "jupyterlab", "jupyterlab-myst", "jupytext", "jsonschema"}
     for line in lines:
         package = re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower()
