@@ -3,8 +3,8 @@ step -- and accuracy.
 
 The progress bar (tqdm) is shown only when someone is watching a terminal: by default it
 is off when standard error is not a TTY (notebooks, nbval, pipes, CI) or the ``CI``
-environment variable is set. Pass ``progress=True`` to force it on (then put the cell
-under ``# NBVAL_IGNORE_OUTPUT``).
+environment variable is set. Pass ``progress=True`` to force it on (then tag the cell
+``nbval-ignore-output``).
 """
 
 from __future__ import annotations
