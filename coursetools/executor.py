@@ -6,7 +6,8 @@ Usage, inside the work folder that ``coursetools.grade`` prepares::
     python executor.py NOTEBOOK.ipynb questions.json TIMEOUT
 
 Cells tagged ``otter_ignore`` (training, plots) are skipped, as ``otter run`` skips
-them. After the last cell, one more cell (the harness below) runs each question's probe
+them; so are otter's own cells as ``otter assign`` wrote them (see ``OTTER_INIT``). After
+the last cell, one more cell (the harness below) runs each question's probe
 and public tests in the notebook's kernel and writes ``answers.json`` and
 ``answers.npz``; ``run.json`` says which cells raised. Everything this produces is
 untrusted: the submission ran in the same kernel and may have rewritten any of it. The
@@ -24,6 +25,24 @@ from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
 IGNORE_TAG = "otter_ignore"
+# otter's cells in a student notebook, exactly as ``otter assign`` writes them: the one
+# that makes ``grader`` and the ``grader.check("q_x")`` after each answer. Grading needs
+# neither, since the harness below runs each question's probe and public tests itself;
+# leaving them out saves importing otter (over a second per submission) and running
+# every public test twice. A cell the student has changed no longer matches, and runs.
+OTTER_INIT = re.compile(
+    r'# Initialize Otter\nimport otter\ngrader = otter\.Notebook\("[\w.-]+"\)\s*'
+)
+OTTER_CHECK = re.compile(r"""\s*grader\.check\(\s*["']\w+["']\s*\)\s*""")
+# Runs in place of OTTER_INIT's cell, for any other cell that calls the grader.
+GRADER_STAND_IN = """
+class __CourseGrader:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+grader = __CourseGrader()
+"""
 
 # Runs in the submission's kernel. Only plain data leaves it: JSON scalars, lists, dicts
 # with string keys, and numeric arrays in an npz file. Everything else is recorded as
@@ -141,7 +160,11 @@ def main() -> int:
             record = {"index": index, "source": cell.source[:300]}
             if IGNORE_TAG in cell.metadata.get("tags", []):
                 record["status"] = "skipped"
+            elif OTTER_CHECK.fullmatch(cell.source):
+                record["status"] = "ok"
             else:
+                if OTTER_INIT.fullmatch(cell.source):
+                    cell = nbformat.v4.new_code_cell(GRADER_STAND_IN)
                 client.execute_cell(cell, index)
                 errors = [
                     o
