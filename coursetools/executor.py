@@ -6,9 +6,9 @@ Usage, inside the work folder that ``coursetools.grade`` prepares::
     python executor.py NOTEBOOK.ipynb questions.json TIMEOUT
 
 Cells tagged ``otter_ignore`` (training, plots) are skipped, as ``otter run`` skips
-them; so are otter's own cells as ``otter assign`` wrote them (see ``OTTER_INIT``). After
-the last cell, one more cell (the harness below) runs each question's probe
-and public tests in the notebook's kernel and writes ``answers.json`` and
+them; so are otter's own cells as ``otter assign`` wrote them (see ``OTTER_INIT``).
+After the last cell, one more cell (the harness below) runs each question's probe and
+public tests in the notebook's kernel and writes ``answers.json`` and
 ``answers.npz``; ``run.json`` says which cells raised. Everything this produces is
 untrusted: the submission ran in the same kernel and may have rewritten any of it. The
 grader reads it back as plain data and judges it elsewhere. This file imports nothing
@@ -33,7 +33,6 @@ IGNORE_TAG = "otter_ignore"
 OTTER_INIT = re.compile(
     r'# Initialize Otter\nimport otter\ngrader = otter\.Notebook\("[\w.-]+"\)\s*'
 )
-OTTER_CHECK = re.compile(r"""\s*grader\.check\(\s*["']\w+["']\s*\)\s*""")
 # Runs in place of OTTER_INIT's cell, for any other cell that calls the grader.
 GRADER_STAND_IN = """
 class __CourseGrader:
@@ -124,6 +123,8 @@ __course_harness(__COURSE_QUESTIONS__, __COURSE_WRITE__)
 # A question is probed right after the cell that checks it (``grader.check("q_x")``), as
 # ``otter run`` records each check where it runs; questions without one, at the end.
 CHECK = re.compile(r"""grader\.check\(\s*["'](\w+)["']""")
+# A cell that is nothing but one such check (see OTTER_INIT).
+OTTER_CHECK = re.compile(r"\s*" + CHECK.pattern + r"\s*\)\s*")
 
 
 def run_harness(client, nb, questions: dict, write: bool) -> list:

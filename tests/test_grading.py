@@ -400,6 +400,29 @@ def test_the_sandbox_kept_numpy_unwritten(cheat_grades):
     assert not written, "a submission wrote into the shared NumPy installation"
 
 
+def test_the_sandbox_leaves_out_exactly_the_otter_cells_otter_assign_wrote(
+    release_dir, manifest
+):
+    """The executor does not run otter's own cells (its harness runs each public test
+    itself): every such cell of every student notebook is recognised, and a cell that
+    the student changed is not, so it runs as written."""
+    from coursetools import executor
+
+    for source in ASSIGNMENTS:
+        entry = manifest[rel(source)]
+        student = release_tool.read_notebook(release_dir / entry["student"])
+        cells = student["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        inits = [s for s in code if "otter.Notebook(" in s]
+        checks = [s for s in code if "grader.check(" in s]
+        assert len(inits) == 1 and executor.OTTER_INIT.fullmatch(inits[0]), inits
+        assert len(checks) == len(entry["questions"]), (rel(source), checks)
+        assert all(executor.OTTER_CHECK.fullmatch(s) for s in checks), checks
+    assert not executor.OTTER_INIT.fullmatch(inits[0] + "\nimport numpy as np")
+    assert not executor.OTTER_CHECK.fullmatch(checks[0] + "\nanswer = 42")
+    assert not executor.OTTER_CHECK.fullmatch("answer = 42\n" + checks[0])
+
+
 def test_the_probe_values_are_compared_in_this_process():
     """The comparison refuses what a cheat would send: objects, subclasses, wrong kinds.
     """
