@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coursetools import executor, isolated
 from coursetools import grade as grade_tool
-from coursetools import isolated
 from coursetools import release as release_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,7 @@ def answer_cells(student: dict) -> dict[str, int]:
         if "otter_answer_cell" in cell["metadata"].get("tags", []):
             pending.append(index)
         match = (
-            re.fullmatch(r'\s*grader\.check\("([^"]+)"\)\s*', cell["source"])
+            executor.OTTER_CHECK.fullmatch(cell["source"])
             if cell["cell_type"] == "code"
             else None
         )
@@ -406,8 +406,6 @@ def test_the_sandbox_leaves_out_exactly_the_otter_cells_otter_assign_wrote(
     """The executor does not run otter's own cells (its harness runs each public test
     itself): every such cell of every student notebook is recognised, and a cell that
     the student changed is not, so it runs as written."""
-    from coursetools import executor
-
     for source in ASSIGNMENTS:
         entry = manifest[rel(source)]
         student = release_tool.read_notebook(release_dir / entry["student"])
