@@ -57,11 +57,18 @@ book-student: $(INSTALLED)
 # at a time fill the machine (five of its files, back to back on 2 cores: 331 s instead of
 # 488 s in one process). Idle OpenMP threads sleep instead of spinning
 # (OMP_WAIT_POLICY=PASSIVE): with two trainings side by side, 200 Keras steps took 17 s
-# instead of 35 s, 200 torch steps 9 s instead of 51 s.
+# instead of 35 s, 200 torch steps 9 s instead of 51 s. And each worker gets its share of
+# the cores as threads (OMP_NUM_THREADS, one each on 2 cores; the chapters leave torch's
+# thread count to it, as `make grade` does per job): a second thread buys these small
+# networks little time for much CPU (chapter 16's ResNet alone, 100 steps: 6.2 s with
+# 12.3 s of CPU on 2 threads, 8.4-9.9 s on 1), and in one run of the suite each, the torch
+# cells took 10-27 % less time beside the other worker (chapter 15's race 683 -> 613 s).
 TEST_WORKERS ?= 2
+THREADS_PER_WORKER = $(shell n=$$(( $$(nproc) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
+TEST_ENV = OMP_NUM_THREADS=$(THREADS_PER_WORKER) OMP_WAIT_POLICY=PASSIVE
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: $(INSTALLED) chromium
-	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest $(PARALLEL) tests chapters --nbval \
+	$(TEST_ENV) $(PY) -m pytest $(PARALLEL) tests chapters --nbval \
 		--nbval-current-env --nbval-sanitize-with $(SANITIZE) \
 		--ignore=_build --ignore=release --ignore=grading
 
@@ -75,7 +82,7 @@ QUICK_CHAPTERS := chapters/00_start chapters/part1 \
 QUICK_SKIP := test_book.py test_release.py test_grading.py test_jupyterlab.py \
 	test_python_versions.py test_learner_version.py
 test-quick: $(INSTALLED)
-	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest $(PARALLEL) tests $(QUICK_CHAPTERS) --nbval \
+	$(TEST_ENV) $(PY) -m pytest $(PARALLEL) tests $(QUICK_CHAPTERS) --nbval \
 		--nbval-current-env \
 		--nbval-sanitize-with $(SANITIZE) $(addprefix --ignore=tests/,$(QUICK_SKIP))
 

@@ -1,6 +1,7 @@
 """The repository's shape: every chapter is in the book and in the nbval run, and stored as executed."""
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -50,13 +51,14 @@ def tracked_files() -> list[str]:
 
 
 def makefile_test_command() -> list[str]:
-    """The pytest command of `make test`, with Makefile variables expanded."""
-    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
-    variables = dict(re.findall(r"^([A-Z_]+) [:?]?= (.*)$", text, re.M))
-    recipe = re.search(r"^test:.*\n\t(.*)$", text, re.M).group(1)
-    for _ in range(len(variables)):  # variables may refer to each other: expand until stable
-        for name, value in variables.items():
-            recipe = recipe.replace(f"$({name})", value)
+    """The pytest command of `make test`, as make itself expands it (`make -n`)."""
+    # Run as its own make, not as a child of the `make test` that may be running this.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    shown = subprocess.run(
+        ["make", "-n", "--no-print-directory", "test"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.replace("\\\n", " ")
+    (recipe,) = [line for line in shown.splitlines() if " -m pytest " in line]
     words = shlex.split(recipe)
     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # environment settings
         words.pop(0)
