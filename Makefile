@@ -60,9 +60,10 @@ book-student: $(INSTALLED)
 # instead of 35 s, 200 torch steps 9 s instead of 51 s. And each worker gets its share of
 # the cores as threads (OMP_NUM_THREADS, one each on 2 cores; the chapters leave torch's
 # thread count to it, as `make grade` does per job): a second thread buys these small
-# networks little time for much CPU (chapter 16's ResNet alone, 100 steps: 6.2 s with
-# 12.3 s of CPU on 2 threads, 8.4-9.9 s on 1), and in one run of the suite each, the torch
-# cells took 10-27 % less time beside the other worker (chapter 15's race 683 -> 613 s).
+# networks little time for much CPU. Chapter 16's ResNet, 100 steps, alone: 6.2 s with
+# 12.3 s of CPU on 2 threads, 8.4-9.9 s on 1; two side by side: 10.8-11.9 s each with 2
+# threads, 7.8-11.3 s with 1 (four pairs each). In the suite, the torch chapters' training
+# cells took 9-27 % less time than with 2 threads (chapter 15's race 683 -> 613 and 620 s).
 TEST_WORKERS ?= 2
 THREADS_PER_WORKER = $(shell n=$$(( $$(nproc) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
 TEST_ENV = OMP_NUM_THREADS=$(THREADS_PER_WORKER) OMP_WAIT_POLICY=PASSIVE
