@@ -192,11 +192,7 @@ def run_otter(
         if threads is not None:
             # Several notebooks graded side by side must share the cores, or their
             # thread pools fight.
-            for variable in (
-                "OMP_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS",
-            ):
+            for variable in isolated.THREAD_VARIABLES:
                 env.setdefault(variable, str(threads))
         command = [
             sys.executable,
@@ -517,7 +513,7 @@ def grade_folder(
         f"grading {len(submissions)} submissions of {chapter} ({len(specs)} questions, "
         f"time limit {timeout:g} s, {jobs} at a time)"
     )
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    threads = isolated.threads_per_job(jobs) if jobs > 1 else None
 
     def work(path: Path) -> Graded:
         graded = grade_one(path, chapter, specs, expected, timeout, threads)

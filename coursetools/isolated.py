@@ -372,6 +372,15 @@ class Run:
     cpu_seconds: float | None = None
 
 
+# The environment variables that cap the compute threads of NumPy's BLAS and of torch.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_per_job(jobs: int) -> int:
+    """The cores each of ``jobs`` notebooks run side by side may use: at least one."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def run_notebook(
     nb: dict,
     name: str,
@@ -420,11 +429,7 @@ def run_notebook(
             "LANG": "C.UTF-8",
         }
         if threads is not None:
-            for variable in (
-                "OMP_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS",
-                "MKL_NUM_THREADS",
-            ):
+            for variable in THREAD_VARIABLES:
                 env[variable] = str(threads)
         command = sandbox.command_in_sandbox(
             work,

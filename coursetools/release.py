@@ -533,7 +533,7 @@ def build_release(
                     f" questions ({time.perf_counter() - start:.1f} s)"
                 )
         # The reference solutions run two at a time, one core each (each is a notebook).
-        threads = max(1, (os.cpu_count() or 1) // KEY_JOBS)
+        threads = isolated.threads_per_job(KEY_JOBS)
         with ThreadPoolExecutor(max_workers=KEY_JOBS) as pool:
             list(
                 pool.map(lambda key: make_grader_key(*key, root, threads=threads), keys)
