@@ -2,7 +2,8 @@ r"""cnnlib against torch on this machine, side by side in one run: the three rat
 the course's targets.
 
 1. conv2d forward + backward for the two convolutions of the MNIST net
-   (target: cnnlib <= 2x torch);
+   (target: cnnlib <= 2x torch), and max pooling forward + backward for its first
+   pooling layer (target: <= 1x);
 2. one whole training step (forward, backward, Adam) of the net at batch 64 on real
    MNIST batches (target: <= 1.5x torch);
 
@@ -26,11 +27,14 @@ Run from the repository root::
     .venv/bin/python benchmarks/cnnlib_vs_torch.py --train
     # steadier on a busy machine
     .venv/bin/python benchmarks/cnnlib_vs_torch.py --threads 1 --clock cpu
-    # convolutions on channels-last arrays
+    # convolutions and pooling on channels-last arrays
     .venv/bin/python benchmarks/cnnlib_vs_torch.py --memory channels-last
+    # the tuned kernels without their compiled (numba) parts: NumPy only
+    .venv/bin/python benchmarks/cnnlib_vs_torch.py --numba off
 
-The convolutions get C-ordered NCHW arrays by default, as a user passes them; cnnlib
-then spends part of its time on two transposing copies into its channels-last layout.
+The convolutions and the pooling get C-ordered NCHW arrays by default, as a user passes
+them; cnnlib then spends part of its time on transposing copies into its channels-last
+layout.
 ``--memory channels-last`` gives both libraries channels-last input and output gradients
 instead: cnnlib's layout between its own layers, and torch's ``channels_last`` memory
 format.
@@ -85,6 +89,7 @@ from cnnlib import init, nn, optim  # noqa: E402
 from cnnlib.batching import iterate_minibatches  # noqa: E402
 from cnnlib.data import load_mnist  # noqa: E402
 from cnnlib.training import evaluate, train_step  # noqa: E402
+from cnnlib.tuned import compiled  # noqa: E402
 
 # The course's LeNet-style net, defined once for the tests and this benchmark.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -97,6 +102,8 @@ CONV_SHAPES = [
     (64, 1, 28, 28, 16, 3),
     (64, 16, 13, 13, 32, 3),
 ]
+# (N, C, H, W, k): its first max pooling (2x2, stride 2), after the first ReLU
+POOL_SHAPE = (64, 16, 26, 26, 2)
 
 
 def openblas_core() -> str:
@@ -149,6 +156,15 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(
         mallopt(M_TRIM_THRESHOLD, 256 * 2**20)
     )
+
+
+def compiled_kernels() -> str:
+    """Which code the tuned kernels run: with numba's compiled parts, or NumPy only."""
+    if compiled.numba_enabled():
+        import numba
+
+        return f"numba {numba.__version__} for ReLU, max pooling and col2im"
+    return "NumPy only (numba switched off or not installed)"
 
 
 def median_time(function, repeats: int, warmup: int = 3) -> float:
@@ -218,6 +234,31 @@ def conv_functions(shape, rng, memory: str = "nchw"):
     def theirs():
         tx.grad = tw.grad = tb.grad = None
         torch.nn.functional.conv2d(tx, tw, tb).backward(tg)
+
+    return ours, theirs
+
+
+def pool_functions(shape, rng, memory: str = "nchw"):
+    """``(cnnlib_fn, torch_fn)`` each running one max pooling forward + backward.
+
+    The input is a ReLU's output (a quarter of its values 0, as after the net's first
+    ReLU the zeros tie), stored as ``memory`` says, as for :func:`conv_functions`.
+    """
+    n, c, h, w, k = shape
+    x = np.maximum(rng.standard_normal((n, c, h, w), dtype=np.float32), 0)
+    grad_output = rng.standard_normal((n, c, h // k, w // k), dtype=np.float32)
+    if memory == "channels-last":
+        x, grad_output = channels_last(x), channels_last(grad_output)
+
+    def ours():
+        _, cache = F.max_pool2d_forward(x, k)
+        F.max_pool2d_backward(grad_output, cache)
+
+    tx, tg = torch.from_numpy(x).requires_grad_(), torch.from_numpy(grad_output)
+
+    def theirs():
+        tx.grad = None
+        torch.nn.functional.max_pool2d(tx, k).backward(tg)
 
     return ours, theirs
 
@@ -401,10 +442,18 @@ def main():
         choices=["nchw", "channels-last"],
         default="nchw",
         help="memory layout of the "
-        "convolutions' input and output gradient, the same for both libraries "
-        "(default: nchw)",
+        "convolutions' and the pooling's input and output gradient, the same for "
+        "both libraries (default: nchw)",
+    )
+    parser.add_argument(
+        "--numba",
+        choices=["on", "off"],
+        default="on",
+        help="off: the tuned kernels run their NumPy code only, as where numba is "
+        "not installed",
     )
     args = parser.parse_args()
+    compiled.use_numba(args.numba == "on")
     allocator = "glibc default"
     if args.malloc == "keep":
         allocator = (
@@ -422,6 +471,7 @@ def main():
         f"torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), {args.clock} clock, {allocator}"
     )
+    print(f"tuned kernels: {compiled_kernels()}")
 
     rng = np.random.default_rng(args.seed)
     memory = (
@@ -444,6 +494,15 @@ def main():
             + "  ".join(f"{name} {t * 1e3:6.2f} ms" for name, (t, _) in result.items())
         )
 
+    tuned, torch_fn = pool_functions(POOL_SHAPE, rng, args.memory)
+    functions = {"tuned": tuned, "readable": readable(tuned), "torch": torch_fn}
+    pool = side_by_side(functions, args.rounds, args.repeats)
+    print(
+        f"\nmax_pool2d forward + backward ({memory}): x {POOL_SHAPE[:4]}, "
+        f"{POOL_SHAPE[4]}x{POOL_SHAPE[4]}: "
+        + "  ".join(f"{name} {t * 1e3:.2f} ms" for name, (t, _) in pool.items())
+    )
+
     data = load_mnist()
     (x_train, y_train), _ = data
     tuned, torch_fn = step_functions(args.seed, x_train, y_train)
@@ -465,6 +524,10 @@ def main():
             f"  {name:33}  {result['tuned'][1]:5.2f}  {result['readable'][1]:5.2f}"
             "     (target for tuned <= 2.0)"
         )
+    print(
+        f"  {'max_pool2d fwd+bwd, 2x2':33}  {pool['tuned'][1]:5.2f}  "
+        f"{pool['readable'][1]:5.2f}     (target for tuned <= 1.0)"
+    )
     print(
         f"  {'training step':33}  {step['tuned'][1]:5.2f}  {step['readable'][1]:5.2f}"
         "     (target for tuned <= 1.5; aim for readable <= 4)"

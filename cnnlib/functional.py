@@ -124,8 +124,9 @@ def relu_forward(x):
 
 
 def relu_backward(grad_output, cache):
-    """``grad_output``: the output's shape -> ``grad_x`` (the same on both paths)."""
-    return ops.relu_backward(grad_output, cache)
+    """``grad_output``: the output's shape -> ``grad_x``; both paths take the same
+    mask, and give the same values."""
+    return _path().relu_backward(grad_output, cache)
 
 
 def relu(x):

@@ -11,7 +11,7 @@ twin on random shapes, forward and backward, in float64 and float32. Switch them
 with ``cnnlib.fast_kernels(False)``.
 """
 
-from .activation import relu, relu_forward
+from .activation import relu, relu_backward, relu_forward
 from .conv import Conv2dCache, conv2d, conv2d_backward, conv2d_forward
 from .pooling import (
     PoolCache,
@@ -27,5 +27,5 @@ __all__ = [
     "conv2d", "conv2d_forward", "conv2d_backward", "Conv2dCache",
     "max_pool2d", "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_forward", "avg_pool2d_backward", "PoolCache",
-    "relu", "relu_forward",
+    "relu", "relu_forward", "relu_backward",
 ]  # fmt: skip

@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import checks
+from . import compiled
 from .im2col import (
     WIDE_CHANNELS,
     col2im_nhwc,
@@ -166,6 +167,16 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     weight_matrix = cache.weight_matrix[:taps]
     ph, pw = cache.padding
     padded_shape = (n, *cache.padded_hw, c_in)
+    if c_in >= WIDE_CHANNELS and compiled.numba_enabled():
+        # One matrix multiply for every tap's column gradient, then one compiled pass
+        # that sums them onto the input. (With few channels its inner loop is too short
+        # to pay; the tap-major sum below is faster there.)
+        grad_cols = (grad_rows @ weight_matrix.T).reshape(n, oh, ow, kh, kw, c_in)
+        grad_x = compiled.col2im_or_none(
+            grad_cols, (h, w), cache.stride, cache.padding, cache.dilation
+        )
+        if grad_x is not None:
+            return grad_x.transpose(0, 3, 1, 2), grad_weight, grad_bias
     if c_in >= WIDE_CHANNELS:
         # Same sum as col2im, tap by tap: each tap's product is a contiguous block,
         # added to its window. The sum is kept batch-inner, (Hp, Wp, N, C_in) in memory,

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import checks
+from . import compiled
 from .im2col import copy_blocks, kernel_offsets, pad_nhwc, window
 
 __all__ = [
@@ -73,6 +74,20 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
     x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
         x, kernel_size, stride, padding, dilation, "max_pool2d"
     )
+    if padding == (0, 0) and compiled.numba_enabled():
+        # One compiled pass over the input. It reads channels-last, as cnnlib's layers
+        # hand their outputs over (an NCHW array is copied once).
+        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        result = compiled.max_pool_forward_or_none(
+            x_nhwc, kernel_size, stride, dilation, out_hw
+        )
+        if result is not None:
+            out, winner = result
+            cache = PoolCache(
+                x.shape, x.shape[2:], out_hw, kernel_size, stride, padding, dilation,
+                winner=winner,
+            )  # fmt: skip
+            return out.transpose(0, 3, 1, 2), cache
     x_padded = pad_nhwc(x.transpose(0, 2, 3, 1), padding, value=-np.inf)
     offsets = kernel_offsets(kernel_size)
     n, c = x.shape[:2]
@@ -88,6 +103,11 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
         np.greater(
             candidate, out, out=better
         )  # strictly: the first of tied maxima keeps the win, as in torch
+        # out = candidate where better, as the readable op assigns: the maximum,
+        # except that a NaN candidate never wins (fmax drops it) while a NaN already
+        # in `out` stays (maximum keeps it). Two whole-array passes, still far faster
+        # than a masked assignment.
+        np.fmax(candidate, out, out=candidate)
         np.maximum(out, candidate, out=out)
         # winner = index where better, else unchanged. Taps are numbered in scan order,
         # so that is also max(winner, index * better): one comparison over whole arrays,
@@ -120,6 +140,13 @@ def max_pool2d_backward(grad_output, cache: PoolCache):
     grad = np.ascontiguousarray(_checked_grad(grad_output, cache))
     spans = [d * (k - 1) + 1 for d, k in zip(cache.dilation, cache.kernel_size)]
     disjoint = all(s >= span for s, span in zip(cache.stride, spans))
+    if cache.padding == (0, 0):
+        grad_x = compiled.max_pool_backward_or_none(
+            grad, cache.winner, cache.kernel_size, cache.stride, cache.dilation,
+            cache.padded_hw, disjoint,
+        )  # fmt: skip
+        if grad_x is not None:
+            return grad_x.transpose(0, 3, 1, 2)
     # Undilated windows that tile the padded input exactly (2x2 pooling of an even size)
     # write every entry below. (Dilated windows skip inputs inside their span, which
     # must stay 0.)

@@ -1,0 +1,150 @@
+"""Element-wise kernels compiled by numba: each op in one pass over memory.
+
+Imported only through :mod:`cnnlib.tuned.compiled`, and only when numba is installed.
+With NumPy, an element-wise op takes several passes over its arrays (ReLU: a
+comparison, then a maximum; max pooling: a copy, a comparison and two maxima per
+tap), each of them a full trip through memory; here each op is one loop that reads
+its inputs once and writes its outputs once. ReLU and pooling give what the NumPy
+kernels of :mod:`cnnlib.tuned` give, value for value; col2im sums in the readable
+op's order (``tests/test_tuned_equals_readable.py`` runs both paths against the
+readable ops).
+
+They run on one core. Spread over two cores (numba's ``prange``), they made the MNIST
+net's training step slower than on one (6.6 ms against 5.2 ms on a 2-core machine):
+after each matrix multiply OpenBLAS keeps its worker thread spinning on the second
+core, waiting for the next one, so a second numba thread finds no free core; and with
+numba's OpenMP threads, which spin in turn, each matrix multiply took several times
+longer.
+
+Arrays are channels-last, ``(N, H, W, C)``, C-contiguous as cnnlib's layers hand
+them over. ``cache=True`` keeps the machine code in ``__pycache__``, so only the
+first process that runs a kernel pays its compile time (about a second each).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "relu_flat",
+    "relu_backward_flat",
+    "max_pool_forward",
+    "max_pool_backward",
+]
+
+
+@njit(cache=True)
+def relu_flat(x, out, positive):
+    """``out = max(x, 0)`` (a NaN stays NaN, as in ``np.maximum``) and
+    ``positive = x > 0``; all three ``(L,)``."""
+    for k in range(x.shape[0]):
+        value = x[k]
+        out[k] = 0 if value <= 0 else value
+        positive[k] = value > 0
+
+
+@njit(cache=True)
+def relu_backward_flat(grad, positive, out):
+    """``out = grad * positive`` (so ``-0.0`` where the gradient is negative and the
+    mask is off, as NumPy's product gives); all three ``(L,)``."""
+    for k in range(grad.shape[0]):
+        out[k] = grad[k] * positive[k]
+
+
+@njit(cache=True)
+def max_pool_forward(x, kernel_size, stride, dilation, out, winner):
+    """Max pooling without padding: ``x: (N, H, W, C)`` -> ``out`` and ``winner``, both
+    ``(N, H_out, W_out, C)``, filled in place.
+
+    Taps are scanned row-major; a later tap wins only if strictly greater, so the first
+    of tied maxima wins (torch's rule). As in the readable op, a NaN therefore wins
+    only as a window's first tap, and then keeps the window. One row of
+    outputs at a time, tap by tap, so that each inner loop runs over a whole row of
+    pixels and channels.
+    """
+    n, oh, ow, c = out.shape
+    kh, kw = kernel_size
+    sh, sw = stride
+    dh, dw = dilation
+    for b in range(n):
+        for y in range(oh):
+            best, won, first = out[b, y], winner[b, y], x[b, y * sh]
+            for x_ in range(ow):
+                for k in range(c):
+                    best[x_, k] = first[x_ * sw, k]
+                    won[x_, k] = 0
+            for tap in range(1, kh * kw):
+                i, j = tap // kw, tap % kw
+                row, index = x[b, y * sh + i * dh], np.uint8(tap)
+                for x_ in range(ow):
+                    for k in range(c):
+                        value, current = row[x_ * sw + j * dw, k], best[x_, k]
+                        better = value > current
+                        won[x_, k] = index if better else won[x_, k]
+                        best[x_, k] = value if better else current
+
+
+@njit(cache=True)
+def max_pool_backward(grad, winner, kernel_size, stride, dilation, disjoint, grad_x):
+    """Route ``grad: (N, H_out, W_out, C)`` to the winning inputs of ``grad_x:
+    (N, H, W, C)``, which is overwritten.
+
+    Tap by tap, as the readable op adds them (``grad * (winner == tap)`` at every
+    window position), so an input that wins several overlapping windows sums their
+    gradients in the same order, and an infinite gradient gives the same NaNs. With
+    ``disjoint`` windows (no input in two of them) each input is written once, not
+    added to.
+    """
+    n, oh, ow, c = grad.shape
+    kh, kw = kernel_size
+    sh, sw = stride
+    dh, dw = dilation
+    for b in range(n):
+        grad_x[b] = 0
+        for tap in range(kh * kw):
+            i, j = tap // kw, tap % kw
+            index = np.uint8(tap)
+            for y in range(oh):
+                g, won = grad[b, y], winner[b, y]
+                target = grad_x[b, y * sh + i * dh]
+                for x_ in range(ow):
+                    column = x_ * sw + j * dw
+                    for k in range(c):
+                        routed = g[x_, k] * (won[x_, k] == index)
+                        if disjoint:
+                            target[column, k] = routed
+                        else:
+                            target[column, k] += routed
+
+
+@njit(cache=True)
+def col2im(cols, stride, padding, dilation, grad_x):
+    """Sum each entry of ``cols: (N, H_out, W_out, kh, kw, C)`` onto the input pixel
+    it was copied from: ``grad_x: (N, H, W, C)``, overwritten.
+
+    Positions in the padding are skipped rather than summed and cropped. Tap by tap,
+    as the readable col2im adds them, so every input sums its entries in the same
+    order.
+    """
+    n, oh, ow, kh, kw, c = cols.shape
+    h, w = grad_x.shape[1], grad_x.shape[2]
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
+    for b in range(n):
+        grad_x[b] = 0
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    row = y * sh + i * dh - ph
+                    if row < 0 or row >= h:
+                        continue
+                    target = grad_x[b, row]
+                    for x_ in range(ow):
+                        column = x_ * sw + j * dw - pw
+                        if column < 0 or column >= w:
+                            continue
+                        entry = cols[b, y, x_, i, j]
+                        for k in range(c):
+                            target[column, k] += entry[k]
