@@ -15,32 +15,42 @@ says by then: each path's cache is its own type.
 
 from __future__ import annotations
 
-__all__ = ["fast_kernels", "fast_kernels_enabled"]
-
-_enabled = True
+__all__ = ["fast_kernels", "fast_kernels_enabled", "Switch"]
 
 
-class fast_kernels:  # noqa: N801 -- lower case, as torch's set_grad_enabled
-    """Use the tuned kernels (``True``) or the readable ops (``False``)."""
+class Switch:
+    """A process-wide on/off setting that works, like ``torch.set_grad_enabled``, as
+    a function call (for the rest of the session) and as a context manager (for one
+    block, restoring the previous setting after it). Each subclass holds its own
+    setting, starting at its class attribute ``enabled``, and names itself by
+    ``public_name``."""
+
+    enabled = True
+    public_name = "Switch"
 
     def __init__(self, enabled: bool):
-        global _enabled
         if not isinstance(enabled, bool):
             kind = type(enabled).__name__
             raise ValueError(f"enabled must be True or False, got {enabled!r} ({kind})")
-        self._previous, _enabled = _enabled, enabled
+        cls = type(self)
+        self._previous, cls.enabled = cls.enabled, enabled
 
-    def __enter__(self) -> fast_kernels:
+    def __enter__(self) -> Switch:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        global _enabled
-        _enabled = self._previous
+        type(self).enabled = self._previous
 
     def __repr__(self) -> str:
-        return f"cnnlib.fast_kernels({_enabled})"
+        return f"{self.public_name}({type(self).enabled})"
+
+
+class fast_kernels(Switch):  # noqa: N801 -- lower case, as torch's set_grad_enabled
+    """Use the tuned kernels (``True``) or the readable ops (``False``)."""
+
+    public_name = "cnnlib.fast_kernels"
 
 
 def fast_kernels_enabled() -> bool:
     """``True`` while the tuned kernels run (the default)."""
-    return _enabled
+    return fast_kernels.enabled

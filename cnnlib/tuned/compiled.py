@@ -23,6 +23,8 @@ import os
 
 import numpy as np
 
+from ..dispatch import Switch
+
 __all__ = [
     "use_numba",
     "numba_enabled",
@@ -34,29 +36,17 @@ __all__ = [
 ]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_enabled = os.environ.get("CNNLIB_NUMBA", "1") != "0"
 _kernels = None  # the numba_kernels module, once imported
 _missing = False  # numba could not be imported
 
 
-class use_numba:  # noqa: N801 -- lower case, as cnnlib.fast_kernels
+class use_numba(Switch):  # noqa: N801 -- lower case, as cnnlib.fast_kernels
     """Run the compiled kernels where they apply (``True``, the default where numba
     is installed and ``CNNLIB_NUMBA`` is not ``0``) or the NumPy ones (``False``); a
     function call or a context manager, like :class:`cnnlib.fast_kernels`."""
 
-    def __init__(self, enabled: bool):
-        global _enabled
-        if not isinstance(enabled, bool):
-            kind = type(enabled).__name__
-            raise ValueError(f"enabled must be True or False, got {enabled!r} ({kind})")
-        self._previous, _enabled = _enabled, enabled
-
-    def __enter__(self) -> use_numba:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        global _enabled
-        _enabled = self._previous
+    enabled = os.environ.get("CNNLIB_NUMBA", "1") != "0"
+    public_name = "cnnlib.tuned.compiled.use_numba"
 
 
 def numba_enabled() -> bool:
@@ -69,7 +59,7 @@ def _module():
     """:mod:`cnnlib.tuned.numba_kernels`, imported on first use; ``None`` if numba is
     missing or switched off."""
     global _kernels, _missing
-    if not _enabled or _missing:
+    if not use_numba.enabled or _missing:
         return None
     if _kernels is None:
         try:
