@@ -18,7 +18,8 @@ longer.
 
 Arrays are channels-last, ``(N, H, W, C)``, C-contiguous as cnnlib's layers hand
 them over. ``cache=True`` keeps the machine code in ``__pycache__``, so only the
-first process that runs a kernel pays its compile time (about a second each).
+first process that runs them pays their compile time (1.6 s for the float32 kernels
+of the MNIST net); a later process loads them, with numba itself, in about 0.3 s.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "relu_backward_flat",
     "max_pool_forward",
     "max_pool_backward",
+    "col2im",
 ]
 
 
@@ -59,9 +61,9 @@ def max_pool_forward(x, kernel_size, stride, dilation, out, winner):
 
     Taps are scanned row-major; a later tap wins only if strictly greater, so the first
     of tied maxima wins (torch's rule). As in the readable op, a NaN therefore wins
-    only as a window's first tap, and then keeps the window. One row of
-    outputs at a time, tap by tap, so that each inner loop runs over a whole row of
-    pixels and channels.
+    only as a window's first tap, and then keeps the window. One row of outputs at a
+    time, tap by tap, so that each inner loop runs over a whole row of pixels and
+    channels.
     """
     n, oh, ow, c = out.shape
     kh, kw = kernel_size
