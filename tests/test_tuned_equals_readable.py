@@ -106,6 +106,47 @@ def test_conv2d(case, dtype):
             assert_close(got, expected, dtype)
 
 
+def in_layout(array: np.ndarray, layout: str) -> np.ndarray:
+    """The same ``(N, C, H, W)`` values stored as ``layout`` says: ``"nchw"``
+    (C-ordered), ``"channels-last"``, or ``"strided"`` (every other element of a larger
+    array, contiguous along no axis)."""
+    if layout == "nchw":
+        return np.ascontiguousarray(array)
+    if layout == "channels-last":
+        return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    wider = np.zeros((*array.shape[:3], 2 * array.shape[3]), dtype=array.dtype)
+    wider[..., ::2] = array
+    return wider[..., ::2]
+
+
+@pytest.mark.parametrize("needs_input_grad", [True, False])
+@pytest.mark.parametrize("layout", ["nchw", "channels-last", "strided"])
+@pytest.mark.parametrize("case", random_conv_cases(10, seed=23))
+def test_conv2d_backward_on_any_gradient_layout(case, layout, needs_input_grad):
+    """The backward pass reads the gradient where it lies, whatever its strides (one
+    input channel or few: image by image; many: as rows), and gives the readable op's
+    gradients."""
+    n, c_in, c_out, h, w, kernel, stride, padding, dilation, has_bias = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    dtype = np.float32
+    x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
+    weight = rng.standard_normal((c_out, c_in, *kernel)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype) if has_bias else None
+    args = (x, weight, bias, stride, padding, dilation)
+    out, cache_t = tuned.conv2d_forward(*args)
+    _, cache_r = ops.conv2d_forward(*args)
+    grad_output = in_layout(rng.standard_normal(out.shape).astype(dtype), layout)
+    before = grad_output.copy()
+    got = tuned.conv2d_backward(grad_output, cache_t, needs_input_grad)
+    expected = ops.conv2d_backward(grad_output, cache_r, needs_input_grad)
+    np.testing.assert_array_equal(grad_output, before)
+    for got_one, expected_one in zip(got, expected):
+        if expected_one is None:
+            assert got_one is None
+        else:
+            assert_close(got_one, expected_one, dtype)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", random_pool_cases(16, seed=7, dilated=True))
 def test_max_pool2d_with_ties(case, dtype):
