@@ -83,27 +83,39 @@ def random_pool_cases(count: int, seed: int, dilated: bool):
     return cases
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", random_conv_cases(24, seed=2026))
-def test_conv2d(case, dtype):
+def conv_arguments(case, dtype):
+    """``(rng, (x, weight, bias, stride, padding, dilation))`` for a case of
+    :func:`random_conv_cases`, drawn from a generator seeded by the case."""
     n, c_in, c_out, h, w, kernel, stride, padding, dilation, has_bias = case
     rng = np.random.default_rng(abs(hash(case)) % 2**32)
     x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
     weight = rng.standard_normal((c_out, c_in, *kernel)).astype(dtype)
     bias = rng.standard_normal(c_out).astype(dtype) if has_bias else None
-    args = (x, weight, bias, stride, padding, dilation)
+    return rng, (x, weight, bias, stride, padding, dilation)
+
+
+def assert_gradients_close(got, expected, dtype):
+    """Two ``(grad_x, grad_weight, grad_bias)`` triples agree, ``None`` for ``None``."""
+    for got_one, expected_one in zip(got, expected, strict=True):
+        if expected_one is None:
+            assert got_one is None
+        else:
+            assert_close(got_one, expected_one, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", random_conv_cases(24, seed=2026))
+def test_conv2d(case, dtype):
+    rng, args = conv_arguments(case, dtype)
     out_t, cache_t = tuned.conv2d_forward(*args)
     out_r, cache_r = ops.conv2d_forward(*args)
     assert_close(out_t, out_r, dtype)
     grad_output = rng.standard_normal(out_r.shape).astype(dtype)
-    for got, expected in zip(
+    assert_gradients_close(
         tuned.conv2d_backward(grad_output, cache_t),
         ops.conv2d_backward(grad_output, cache_r),
-    ):
-        if expected is None:
-            assert got is None
-        else:
-            assert_close(got, expected, dtype)
+        dtype,
+    )
 
 
 def in_layout(array: np.ndarray, layout: str) -> np.ndarray:
@@ -126,13 +138,8 @@ def test_conv2d_backward_on_any_gradient_layout(case, layout, needs_input_grad):
     """The backward pass reads the gradient where it lies, whatever its strides (one
     input channel or few: image by image; many: as rows), and gives the readable op's
     gradients."""
-    n, c_in, c_out, h, w, kernel, stride, padding, dilation, has_bias = case
-    rng = np.random.default_rng(abs(hash(case)) % 2**32)
     dtype = np.float32
-    x = rng.standard_normal((n, c_in, h, w)).astype(dtype)
-    weight = rng.standard_normal((c_out, c_in, *kernel)).astype(dtype)
-    bias = rng.standard_normal(c_out).astype(dtype) if has_bias else None
-    args = (x, weight, bias, stride, padding, dilation)
+    rng, args = conv_arguments(case, dtype)
     out, cache_t = tuned.conv2d_forward(*args)
     _, cache_r = ops.conv2d_forward(*args)
     grad_output = in_layout(rng.standard_normal(out.shape).astype(dtype), layout)
@@ -140,11 +147,7 @@ def test_conv2d_backward_on_any_gradient_layout(case, layout, needs_input_grad):
     got = tuned.conv2d_backward(grad_output, cache_t, needs_input_grad)
     expected = ops.conv2d_backward(grad_output, cache_r, needs_input_grad)
     np.testing.assert_array_equal(grad_output, before)
-    for got_one, expected_one in zip(got, expected):
-        if expected_one is None:
-            assert got_one is None
-        else:
-            assert_close(got_one, expected_one, dtype)
+    assert_gradients_close(got, expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
