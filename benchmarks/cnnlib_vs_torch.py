@@ -181,16 +181,17 @@ def compiled_kernels() -> str:
     return "NumPy only (numba switched off or not installed)"
 
 
-def median_time(function, repeats: int, warmup: int = 3) -> float:
-    """Median time of ``function()`` in seconds (wall clock, or this process's CPU time
-    with ``--clock cpu``)."""
+def median_time(function, repeats: int, warmup: int = 3, clock=None) -> float:
+    """Median time of ``function()`` in seconds, by ``clock`` (by default the wall
+    clock, or this process's CPU time with ``--clock cpu``)."""
+    clock = clock or CLOCK
     for _ in range(warmup):
         function()
     times = []
     for _ in range(repeats):
-        start = CLOCK()
+        start = clock()
         function()
-        times.append(CLOCK() - start)
+        times.append(clock() - start)
     return float(np.median(times))
 
 
@@ -338,23 +339,18 @@ class HostProbe:
         self.memory, self.compute = [], []
 
     def measure(self) -> None:
-        self.memory.append(self._median(lambda: np.copyto(self.big_out, self.big), 15))
-        self.compute.append(
-            self._median(lambda: np.sin(self.small, out=self.small_out), 200)
-        )
+        """Time both probes once more. Always by the wall clock, whatever ``--clock``
+        says: the probes are too short for the CPU clock's resolution, and a host that
+        takes the CPU away shows in wall time."""
+        wall = time.perf_counter
+        self.memory.append(median_time(self._copy, 15, warmup=1, clock=wall))
+        self.compute.append(median_time(self._sine, 200, warmup=1, clock=wall))
 
-    @staticmethod
-    def _median(function, repeats: int) -> float:
-        """Median wall time of ``function()`` in seconds, whatever ``--clock`` says:
-        the probes are too short for the CPU clock's resolution, and a host that takes
-        the CPU away shows in wall time."""
-        function()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times))
+    def _copy(self) -> None:
+        np.copyto(self.big_out, self.big)
+
+    def _sine(self) -> None:
+        np.sin(self.small, out=self.small_out)
 
     def report(self) -> str:
         """One line: each probe's fastest and slowest round, and a warning when they
