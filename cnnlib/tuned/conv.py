@@ -164,7 +164,6 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
     grad_weight, grad_bias = _split_weight_rows(cache.cols.T @ grad_rows, cache)
     if not needs_input_grad:
         return None, grad_weight, grad_bias
-    ph, pw = cache.padding
     if compiled.numba_enabled():
         # One matrix multiply for every tap's column gradient, then one compiled pass
         # that sums them onto the input.
@@ -194,6 +193,7 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         window(grad_padded, (i, j), cache.stride, cache.dilation, (oh, ow))[...] += (
             tap_grad
         )
+    ph, pw = cache.padding
     grad_x = np.empty((n, h, w, c_in), dtype=grad_rows.dtype)
     copy_blocks(grad_x, grad_padded[:, ph : ph + h, pw : pw + w, :])
     return grad_x.transpose(0, 3, 1, 2), grad_weight, grad_bias
