@@ -125,8 +125,11 @@ def relu_forward(x):
 
 def relu_backward(grad_output, cache):
     """``grad_output``: the output's shape -> ``grad_x``; both paths take the same
-    mask, and give the same values."""
-    return _path().relu_backward(grad_output, cache)
+    mask, and give the same values. (A ReLU that the tuned max pooling after it ran,
+    :class:`~cnnlib.tuned.ReluAppliedByPooling`, has no mask: the tuned path passes
+    its gradient through.)"""
+    path = tuned if isinstance(cache, tuned.ReluAppliedByPooling) else _path()
+    return path.relu_backward(grad_output, cache)
 
 
 def relu(x):

@@ -170,6 +170,92 @@ def test_max_pool2d_with_ties(case, dtype):
         )
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", random_pool_cases(16, seed=9, dilated=True))
+def test_relu_then_max_pool_in_one_pass(case, dtype):
+    """The fused op against the readable ReLU and max pooling run one after the other.
+    Inputs from {-2, ..., 2} make windows whose inputs are all 0 or negative, whose
+    tied maxima the ReLU turns into zeros, and ties among positive values."""
+    n, c, h, w, kernel, stride, padding, dilation = case
+    rng = np.random.default_rng(abs(hash(case)) % 2**32)
+    for x in (rng.integers(-2, 3, size=(n, c, h, w)), rng.standard_normal((n, c, h, w))):
+        x = x.astype(dtype)
+        x_before = x.copy()
+        out_t, relu_cache, pool_cache = tuned.relu_max_pool2d_forward(
+            x, kernel, stride, padding, dilation
+        )
+        relu_out, mask = ops.relu_forward(x)
+        out_r, cache_r = ops.max_pool2d_forward(relu_out, kernel, stride, padding, dilation)
+        np.testing.assert_array_equal(out_t, out_r)
+        grad_output = rng.standard_normal(out_r.shape).astype(dtype)
+        grad_before = grad_output.copy()
+        grad_t = tuned.relu_backward(
+            tuned.max_pool2d_backward(grad_output, pool_cache), relu_cache
+        )
+        grad_r = ops.relu_backward(ops.max_pool2d_backward(grad_output, cache_r), mask)
+        assert grad_t.shape == x.shape
+        np.testing.assert_array_equal(grad_t, grad_r)
+        np.testing.assert_array_equal(x, x_before)
+        np.testing.assert_array_equal(grad_output, grad_before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sequential_runs_relu_and_max_pool_as_one_op(dtype):
+    """The course's net through Sequential (which fuses each ReLU with the pooling after
+    it) and layer by layer: the same output, input gradient and parameter gradients,
+    bit for bit. The last ReLU has no pooling after it and runs alone."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 1, 28, 28)).astype(dtype)
+    results = []
+    for fused in (True, False):
+        model = lenet(np.random.default_rng(13), dtype)
+        out = model(x) if fused else _one_by_one(model, x)
+        grad_x = model.backward(np.ones_like(out))
+        grads = {name: p.grad for name, p in model.named_parameters()}
+        relu_caches = [type(layer._cache) for layer in model if type(layer) is cnnlib.nn.ReLU]
+        results.append((out, grad_x, grads, relu_caches))
+    (out_f, grad_x_f, grads_f, caches_f), (out_1, grad_x_1, grads_1, caches_1) = results
+    assert caches_f == [tuned.ReluAppliedByPooling, tuned.ReluAppliedByPooling, np.ndarray]
+    assert caches_1 == [np.ndarray] * 3
+    np.testing.assert_array_equal(out_f, out_1)
+    np.testing.assert_array_equal(grad_x_f, grad_x_1)
+    for name in grads_1:
+        np.testing.assert_array_equal(grads_f[name], grads_1[name])
+
+
+def test_sequential_fuses_only_a_relu_followed_by_max_pooling():
+    """Not with the readable ops on, not for a subclass (it may compute something
+    else), not for a ReLU last or before another layer."""
+
+    class HalfPool(cnnlib.nn.MaxPool2d):
+        def forward(self, x):
+            return super().forward(x) / 2
+
+    x = np.random.default_rng(14).standard_normal((2, 3, 6, 6))
+    models = {
+        "readable": cnnlib.nn.Sequential(cnnlib.nn.ReLU(), cnnlib.nn.MaxPool2d(2)),
+        "subclass": cnnlib.nn.Sequential(cnnlib.nn.ReLU(), HalfPool(2)),
+        "last": cnnlib.nn.Sequential(cnnlib.nn.MaxPool2d(2), cnnlib.nn.ReLU()),
+        "before another": cnnlib.nn.Sequential(cnnlib.nn.ReLU(), cnnlib.nn.AvgPool2d(2)),
+    }
+    for name, model in models.items():
+        with cnnlib.fast_kernels(name != "readable"):
+            out = model(x)
+        assert np.array_equal(out, _one_by_one(model, x)), name
+        relu = next(layer for layer in model if type(layer) is cnnlib.nn.ReLU)
+        assert isinstance(relu._cache, np.ndarray), name
+    np.testing.assert_array_equal(
+        models["subclass"](x), np.maximum(x, 0).reshape(2, 3, 3, 2, 3, 2).max((3, 5)) / 2
+    )
+
+
+def _one_by_one(model, x):
+    """``model``'s layers run one at a time, as a chapter does, without fusion."""
+    for layer in model:
+        x = layer(x)
+    return x
+
+
 @pytest.mark.parametrize("count_include_pad", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", random_pool_cases(12, seed=8, dilated=False))
@@ -278,6 +364,16 @@ def test_nan_and_infinity_travel_as_in_the_readable_ops():
             np.testing.assert_array_equal(
                 tuned.max_pool2d_backward(grad, cache_t),
                 ops.max_pool2d_backward(grad, cache_r),
+            )
+        # and the ReLU with the pooling in one pass, as Sequential runs them
+        out_f, relu_cache, pool_cache = tuned.relu_max_pool2d_forward(x, kernel, stride)
+        relu_out, relu_mask = ops.relu_forward(x)
+        out_r, cache_r = ops.max_pool2d_forward(relu_out, kernel, stride)
+        np.testing.assert_array_equal(out_f, out_r)
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(
+                tuned.relu_backward(tuned.max_pool2d_backward(grad, pool_cache), relu_cache),
+                ops.relu_backward(ops.max_pool2d_backward(grad, cache_r), relu_mask),
             )
 
 

@@ -6,12 +6,23 @@ The tuned twin of the readable :mod:`cnnlib.ops.activation`, which the book prin
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import checks
 from . import compiled
 
-__all__ = ["relu_forward", "relu_backward", "relu"]
+__all__ = ["relu_forward", "relu_backward", "relu", "ReluAppliedByPooling"]
+
+
+class ReluAppliedByPooling(NamedTuple):
+    """A ReLU's cache when :func:`~cnnlib.tuned.pooling.relu_max_pool2d_forward` ran
+    it with the max pooling after it: that pooling's backward already sends no gradient
+    to an input the ReLU zeroed, so the ReLU's backward passes the gradient through.
+    ``shape``: the ReLU's input (and output) shape."""
+
+    shape: tuple
 
 
 def relu_forward(x):
@@ -31,8 +42,10 @@ def relu_forward(x):
 
 def relu_backward(grad_output, cache):
     """``grad_output``: the output's shape -> ``grad_x = grad_output * cache``, the same
-    shape."""
+    shape; ``grad_output`` itself where ``cache`` is a :class:`ReluAppliedByPooling`."""
     grad = checks.grad_output_like(grad_output, cache.shape)
+    if isinstance(cache, ReluAppliedByPooling):
+        return grad
     result = compiled.relu_backward_or_none(grad, cache)
     return grad * cache if result is None else result
 

@@ -112,9 +112,12 @@ def relu_backward_or_none(grad: np.ndarray, positive: np.ndarray):
     return out
 
 
-def max_pool_forward_or_none(x_nhwc, kernel_size, stride, dilation, out_hw):
+def max_pool_forward_or_none(
+    x_nhwc, kernel_size, stride, dilation, out_hw, relu_first=False
+):
     """Max pooling of an unpadded ``x_nhwc: (N, H, W, C)``: ``(out, winner)``, both
-    ``(N, H_out, W_out, C)`` and C-contiguous, or ``None``."""
+    ``(N, H_out, W_out, C)`` and C-contiguous, or ``None``. ``relu_first``: of
+    ``relu(x)``, each window without a positive input won by no tap (``kh * kw``)."""
     kernels = _module()
     if kernels is None or x_nhwc.dtype not in _FLOATS or x_nhwc.size == 0:
         return None
@@ -124,7 +127,9 @@ def max_pool_forward_or_none(x_nhwc, kernel_size, stride, dilation, out_hw):
     n, _, _, c = x_nhwc.shape
     out = np.empty((n, *out_hw, c), dtype=x_nhwc.dtype)
     winner = np.empty(out.shape, dtype=np.uint8)
-    kernels.max_pool_forward(x_nhwc, kernel_size, stride, dilation, out, winner)
+    kernels.max_pool_forward(
+        x_nhwc, kernel_size, stride, dilation, out, winner, relu_first
+    )
     return out, winner
 
 

@@ -55,7 +55,7 @@ def relu_backward_flat(grad, positive, out):
 
 
 @njit(cache=True)
-def max_pool_forward(x, kernel_size, stride, dilation, out, winner):
+def max_pool_forward(x, kernel_size, stride, dilation, out, winner, relu_first):
     """Max pooling without padding: ``x: (N, H, W, C)`` -> ``out`` and ``winner``, both
     ``(N, H_out, W_out, C)``, filled in place.
 
@@ -64,11 +64,17 @@ def max_pool_forward(x, kernel_size, stride, dilation, out, winner):
     only as a window's first tap, and then keeps the window. One row of outputs at a
     time, tap by tap, so that each inner loop runs over a whole row of pixels and
     channels.
+
+    ``relu_first``: pool ``relu(x)`` instead, in the same pass. The largest of a
+    window's ReLU outputs is the ReLU of its largest input, so each maximum that is
+    not positive becomes 0, and its winner ``kh * kw``, a tap that does not exist: the
+    ReLU sends no gradient to any of that window's inputs.
     """
     n, oh, ow, c = out.shape
     kh, kw = kernel_size
     sh, sw = stride
     dh, dw = dilation
+    no_tap = np.uint8(kh * kw)
     for b in range(n):
         for y in range(oh):
             best, won, first = out[b, y], winner[b, y], x[b, y * sh]
@@ -85,6 +91,13 @@ def max_pool_forward(x, kernel_size, stride, dilation, out, winner):
                         better = value > current
                         won[x_, k] = index if better else won[x_, k]
                         best[x_, k] = value if better else current
+            if relu_first:
+                for x_ in range(ow):
+                    for k in range(c):
+                        value = best[x_, k]
+                        if not value > 0:  # NaN stays, as the ReLU keeps it
+                            best[x_, k] = value if value != value else 0
+                            won[x_, k] = no_tap
 
 
 @njit(cache=True)

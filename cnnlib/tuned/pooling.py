@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import checks
 from . import compiled
+from .activation import ReluAppliedByPooling
 from .im2col import copy_blocks, kernel_offsets, pad_nhwc, window
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "max_pool2d_forward",
     "max_pool2d_backward",
     "max_pool2d",
+    "relu_max_pool2d_forward",
     "avg_pool2d_forward",
     "avg_pool2d_backward",
     "avg_pool2d",
@@ -71,6 +73,36 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
         ``out``: ``(N, C, H_out, W_out)``; ``cache``: :class:`PoolCache` for
         :func:`max_pool2d_backward`.
     """
+    return _max_pool2d(x, kernel_size, stride, padding, dilation, relu_first=False)
+
+
+def relu_max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
+    """A ReLU and the max pooling after it, in one pass over ``x``: the output of
+    ``max_pool2d_forward(relu(x), ...)``, without making ``relu(x)`` or its mask.
+
+    The largest of a window's ReLU outputs is the ReLU of its largest input, so this
+    pools ``x`` and sets every maximum that is not positive to 0. The ReLU passes no
+    gradient to any input of such a window, and its winner in the cache is ``kh * kw``,
+    a tap that does not exist.
+
+    Args: as :func:`max_pool2d_forward`; ``x: (N, C, H, W)``.
+
+    Returns:
+        ``(out, relu_cache, pool_cache)``. ``out``: ``(N, C, H_out, W_out)``.
+        :func:`max_pool2d_backward` with ``pool_cache`` gives the gradient of the pair,
+        and :func:`~cnnlib.tuned.activation.relu_backward` with ``relu_cache`` passes a
+        gradient through unchanged: the two layers' backward passes, run in turn, give
+        what they give after the two ops run one by one.
+    """
+    checks.any_float_array(x)  # the ReLU's check, as when the two ops run one by one
+    out, pool_cache = _max_pool2d(
+        x, kernel_size, stride, padding, dilation, relu_first=True
+    )
+    return out, ReluAppliedByPooling(x.shape), pool_cache
+
+
+def _max_pool2d(x, kernel_size, stride, padding, dilation, *, relu_first):
+    """:func:`max_pool2d_forward`, of ``relu(x)`` if ``relu_first``."""
     x, kernel_size, stride, padding, dilation, out_hw = checks.pool2d_args(
         x, kernel_size, stride, padding, dilation, "max_pool2d"
     )
@@ -79,7 +111,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
         # hand their outputs over (an NCHW array is copied once).
         x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         result = compiled.max_pool_forward_or_none(
-            x_nhwc, kernel_size, stride, dilation, out_hw
+            x_nhwc, kernel_size, stride, dilation, out_hw, relu_first
         )
         if result is not None:
             out, winner = result
@@ -114,6 +146,9 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, dilation=1):
         # much faster than a masked assignment (winner[better] = index, np.copyto(...,
         # where=better)), which branches per element.
         np.maximum(winner, better * winner.dtype.type(index), out=winner)
+    if relu_first:  # NaN is not positive, but stays NaN (np.maximum keeps it)
+        np.copyto(winner, len(offsets), where=~(out > 0))
+        np.maximum(out, 0, out=out)
     cache = PoolCache(
         x.shape,
         x_padded.shape[1:3],
