@@ -223,6 +223,24 @@ def test_sequential_runs_relu_and_max_pool_as_one_op(dtype):
         np.testing.assert_array_equal(grads_f[name], grads_1[name])
 
 
+def test_a_fused_pair_backward_follows_its_forward_whatever_the_switch_says():
+    """Forward through Sequential on the tuned kernels (fused), backward with the
+    readable ops switched on: the same gradients as a backward on the tuned path."""
+    x = np.random.default_rng(15).standard_normal((2, 3, 6, 6))
+    grads = []
+    for fast_backward in (True, False):
+        model = cnnlib.nn.Sequential(cnnlib.nn.ReLU(), cnnlib.nn.MaxPool2d(2))
+        out = model(x)
+        assert isinstance(model[0]._cache, tuned.ReluAppliedByPooling)
+        with cnnlib.fast_kernels(fast_backward):
+            grads.append(model.backward(np.arange(out.size, dtype=x.dtype).reshape(out.shape)))
+    np.testing.assert_array_equal(grads[0], grads[1])
+    relu_out, mask = ops.relu_forward(x)
+    _, cache = ops.max_pool2d_forward(relu_out, 2)
+    upstream = np.arange(out.size, dtype=x.dtype).reshape(out.shape)
+    np.testing.assert_array_equal(grads[1], ops.relu_backward(ops.max_pool2d_backward(upstream, cache), mask))
+
+
 def test_sequential_fuses_only_a_relu_followed_by_max_pooling():
     """Not with the readable ops on, not for a subclass (it may compute something
     else), not for a ReLU last or before another layer."""
