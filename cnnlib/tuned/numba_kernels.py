@@ -96,7 +96,7 @@ def max_pool_forward(x, kernel_size, stride, dilation, out, winner, relu_first):
                     for k in range(c):
                         value = best[x_, k]
                         if not value > 0:  # NaN stays, as the ReLU keeps it
-                            best[x_, k] = value if value != value else 0
+                            best[x_, k] = value if np.isnan(value) else 0
                             won[x_, k] = no_tap
 
 
