@@ -181,18 +181,13 @@ def test_relu_then_max_pool_in_one_pass(case, dtype):
     for x in (rng.integers(-2, 3, size=(n, c, h, w)), rng.standard_normal((n, c, h, w))):
         x = x.astype(dtype)
         x_before = x.copy()
-        out_t, relu_cache, pool_cache = tuned.relu_max_pool2d_forward(
-            x, kernel, stride, padding, dilation
-        )
-        relu_out, mask = ops.relu_forward(x)
-        out_r, cache_r = ops.max_pool2d_forward(relu_out, kernel, stride, padding, dilation)
-        np.testing.assert_array_equal(out_t, out_r)
-        grad_output = rng.standard_normal(out_r.shape).astype(dtype)
+        pool_args = (kernel, stride, padding, dilation)
+        out_t, *caches = tuned.relu_max_pool2d_forward(x, *pool_args)
+        grad_output = rng.standard_normal(out_t.shape).astype(dtype)
         grad_before = grad_output.copy()
-        grad_t = tuned.relu_backward(
-            tuned.max_pool2d_backward(grad_output, pool_cache), relu_cache
-        )
-        grad_r = ops.relu_backward(ops.max_pool2d_backward(grad_output, cache_r), mask)
+        grad_t = fused_backward(grad_output, *caches)
+        out_r, grad_r = readable_relu_then_max_pool(x, grad_output, *pool_args)
+        np.testing.assert_array_equal(out_t, out_r)
         assert grad_t.shape == x.shape
         np.testing.assert_array_equal(grad_t, grad_r)
         np.testing.assert_array_equal(x, x_before)
@@ -232,13 +227,11 @@ def test_a_fused_pair_backward_follows_its_forward_whatever_the_switch_says():
         model = cnnlib.nn.Sequential(cnnlib.nn.ReLU(), cnnlib.nn.MaxPool2d(2))
         out = model(x)
         assert isinstance(model[0]._cache, tuned.ReluAppliedByPooling)
+        upstream = np.arange(out.size, dtype=x.dtype).reshape(out.shape)
         with cnnlib.fast_kernels(fast_backward):
-            grads.append(model.backward(np.arange(out.size, dtype=x.dtype).reshape(out.shape)))
+            grads.append(model.backward(upstream))
     np.testing.assert_array_equal(grads[0], grads[1])
-    relu_out, mask = ops.relu_forward(x)
-    _, cache = ops.max_pool2d_forward(relu_out, 2)
-    upstream = np.arange(out.size, dtype=x.dtype).reshape(out.shape)
-    np.testing.assert_array_equal(grads[1], ops.relu_backward(ops.max_pool2d_backward(upstream, cache), mask))
+    np.testing.assert_array_equal(grads[1], readable_relu_then_max_pool(x, upstream, 2)[1])
 
 
 def test_sequential_fuses_only_a_relu_followed_by_max_pooling():
@@ -272,6 +265,20 @@ def _one_by_one(model, x):
     for layer in model:
         x = layer(x)
     return x
+
+
+def fused_backward(grad_output, relu_cache, pool_cache):
+    """The gradient through a fused ReLU and max pooling: the two backward passes in
+    turn, as Sequential.backward runs them."""
+    return tuned.relu_backward(tuned.max_pool2d_backward(grad_output, pool_cache), relu_cache)
+
+
+def readable_relu_then_max_pool(x, grad_output, *pool_args):
+    """``(out, grad_x)`` of the readable ReLU, then max pooling (``pool_args``: kernel
+    size, stride, ...), with ``grad_output`` sent back through both."""
+    relu_out, mask = ops.relu_forward(x)
+    out, cache = ops.max_pool2d_forward(relu_out, *pool_args)
+    return out, ops.relu_backward(ops.max_pool2d_backward(grad_output, cache), mask)
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])
@@ -384,15 +391,12 @@ def test_nan_and_infinity_travel_as_in_the_readable_ops():
                 ops.max_pool2d_backward(grad, cache_r),
             )
         # and the ReLU with the pooling in one pass, as Sequential runs them
-        out_f, relu_cache, pool_cache = tuned.relu_max_pool2d_forward(x, kernel, stride)
-        relu_out, relu_mask = ops.relu_forward(x)
-        out_r, cache_r = ops.max_pool2d_forward(relu_out, kernel, stride)
-        np.testing.assert_array_equal(out_f, out_r)
+        out_f, *caches = tuned.relu_max_pool2d_forward(x, kernel, stride)
         with np.errstate(invalid="ignore"):
-            np.testing.assert_array_equal(
-                tuned.relu_backward(tuned.max_pool2d_backward(grad, pool_cache), relu_cache),
-                ops.relu_backward(ops.max_pool2d_backward(grad, cache_r), relu_mask),
-            )
+            grad_f = fused_backward(grad, *caches)
+            out_r, grad_r = readable_relu_then_max_pool(x, grad, kernel, stride)
+        np.testing.assert_array_equal(out_f, out_r)
+        np.testing.assert_array_equal(grad_f, grad_r)
 
 
 def test_relu_backward_on_any_memory_layout():
