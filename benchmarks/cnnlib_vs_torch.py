@@ -177,7 +177,10 @@ def compiled_kernels() -> str:
     if compiled.numba_enabled():
         import numba
 
-        return f"numba {numba.__version__} for ReLU, max pooling (with ReLU) and col2im"
+        return (
+            f"numba {numba.__version__} for ReLU, max pooling (with ReLU), im2col "
+            "and col2im"
+        )
     return "NumPy only (numba switched off or not installed)"
 
 

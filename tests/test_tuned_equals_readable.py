@@ -131,6 +131,27 @@ def in_layout(array: np.ndarray, layout: str) -> np.ndarray:
     return wider[..., ::2]
 
 
+@pytest.mark.parametrize("layout", ["nchw", "channels-last", "strided"])
+@pytest.mark.parametrize("case", random_conv_cases(24, seed=31))
+def test_column_matrix_holds_the_readable_receptive_fields(case, layout):
+    """The forward pass's column matrix, however the input is stored and whichever
+    tuned code builds it, holds exactly the readable im2col's numbers (its columns in
+    the order (i, j, c) rather than (c, i, j)), then a column of ones with a bias."""
+    for dtype in DTYPES:
+        _, (x, weight, bias, stride, padding, dilation) = conv_arguments(case, dtype)
+        x = in_layout(x, layout)
+        before = x.copy()
+        _, cache = tuned.conv2d_forward(x, weight, bias, stride, padding, dilation)
+        c_in, (kh, kw), taps = x.shape[1], weight.shape[2:], weight[0].size
+        readable = ops.im2col(x, (kh, kw), stride, padding, dilation, cache.out_hw)
+        by_tap = cache.cols[:, :taps].reshape(-1, kh, kw, c_in).transpose(0, 3, 1, 2)
+        np.testing.assert_array_equal(by_tap.reshape(readable.shape), readable)
+        assert cache.cols.shape[1] == taps + (bias is not None)
+        if bias is not None:
+            assert (cache.cols[:, taps] == 1).all()
+        np.testing.assert_array_equal(x, before)
+
+
 @pytest.mark.parametrize("needs_input_grad", [True, False])
 @pytest.mark.parametrize("layout", ["nchw", "channels-last", "strided"])
 @pytest.mark.parametrize("case", random_conv_cases(10, seed=23))

@@ -2,11 +2,11 @@
 the calls that prepare their arrays.
 
 numba is optional. Where it is installed (``requirements.txt`` installs it), the tuned
-ReLU, max pooling and the sum of a convolution's input gradient run compiled, one pass
-over memory each; where it is not, or after ``use_numba(False)``, the same ops run the
-NumPy code of :mod:`cnnlib.tuned`, and cnnlib needs nothing but NumPy. Both give the
-same values (a convolution's input gradient up to float rounding: its products are
-summed in another grouping).
+ReLU, max pooling, a convolution's column matrix and the sum of its input gradient run
+compiled, one pass over memory each; where it is not, or after ``use_numba(False)``, the
+same ops run the NumPy code of :mod:`cnnlib.tuned`, and cnnlib needs nothing but NumPy.
+Both give the same values (a convolution's input gradient up to float rounding: its
+products are summed in another grouping).
 
 ``CNNLIB_NUMBA=0`` in the environment starts a process with them switched off. The
 grader sets it: its runs train nothing, and each would otherwise compile the kernels
@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from ..dispatch import Switch
+from .im2col import WIDE_CHANNELS
 
 __all__ = [
     "use_numba",
@@ -32,6 +33,7 @@ __all__ = [
     "relu_backward_or_none",
     "max_pool_forward_or_none",
     "max_pool_backward_or_none",
+    "im2col_or_none",
     "col2im_or_none",
 ]
 
@@ -153,6 +155,29 @@ def max_pool_backward_or_none(
         grad_nhwc, winner, kernel_size, stride, dilation, disjoint, grad_x
     )
     return grad_x
+
+
+def im2col_or_none(x_nhwc, kernel_size, stride, padding, dilation, out_hw, ones_column):
+    """The column matrix of ``x_nhwc: (N, H, W, C)``, any strides, padded by
+    ``padding``: ``(N*H_out*W_out, kh*kw*C [+ 1])``, C-contiguous, as
+    :func:`cnnlib.tuned.im2col.im2col_nhwc` builds it for ``C >= WIDE_CHANNELS``; or
+    ``None``, also for fewer channels or a dilation across the row."""
+    kernels = _module()
+    n, _, _, c = x_nhwc.shape
+    if (
+        kernels is None
+        or x_nhwc.dtype not in _FLOATS
+        or c < WIDE_CHANNELS
+        or dilation[1] != 1
+        or x_nhwc.size == 0
+    ):
+        return None
+    kh, kw = kernel_size
+    cols = np.empty(
+        (n * out_hw[0] * out_hw[1], kh * kw * c + ones_column), x_nhwc.dtype
+    )
+    kernels.im2col_rows(x_nhwc, kernel_size, stride, padding, dilation[0], cols)
+    return cols
 
 
 def col2im_or_none(cols, input_hw, stride, padding, dilation):

@@ -3,12 +3,14 @@ backward, vectorized.
 
 The tuned twin of the readable :mod:`cnnlib.ops.conv`, which the book prints.
 
-Forward: build the column matrix with :func:`cnnlib.tuned.im2col.im2col_nhwc` (one row
-per output position, one column per kernel tap and input channel) and multiply it once
-by the weights. Backward: the same matrix multiply, transposed twice -- once for the
-weight gradient, once for the column gradient, which
-:func:`cnnlib.tuned.im2col.col2im_nhwc` sums back onto the input. With few input
-channels the backward products run image by image, on the gradient as it lies.
+Forward: build the column matrix (one row per output position, one column per kernel tap
+and input channel) and multiply it once by the weights. With 8 or more input channels
+numba builds it in one pass from the input as it lies
+(:func:`cnnlib.tuned.compiled.im2col_or_none`), otherwise
+:func:`cnnlib.tuned.im2col.im2col_nhwc` does, with NumPy copies. Backward: the same
+matrix multiply, transposed twice -- once for the weight gradient, once for the column
+gradient, which :func:`cnnlib.tuned.im2col.col2im_nhwc` sums back onto the input. With
+few input channels the backward products run image by image, on the gradient as it lies.
 
 Shapes (PyTorch's): ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, kh, kw)``,
 ``bias: (C_out,)``, output ``(N, C_out, H_out, W_out)`` with
@@ -90,18 +92,22 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     n, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
 
-    x_nhwc = x.transpose(0, 2, 3, 1)
-    if padding == (0, 0) and c_in > 1 and not x_nhwc.flags.c_contiguous:
-        # An NCHW-ordered input: one transposing copy is cheaper than gathering every
-        # tap across channels.
-        x_nhwc = np.ascontiguousarray(x_nhwc)
-    x_padded = pad_nhwc(x_nhwc, padding)
     # The bias is the weight of an input that is always 1: with a column of ones in
     # `cols` and the bias as the weight matrix's last row, the matrix multiply adds it
     # (and backward gets its gradient the same way).
-    cols = im2col_nhwc(
-        x_padded, (kh, kw), stride, dilation, (oh, ow), ones_column=bias is not None
+    cols = compiled.im2col_or_none(
+        x.transpose(0, 2, 3, 1),
+        (kh, kw),
+        stride,
+        padding,
+        dilation,
+        (oh, ow),
+        ones_column=bias is not None,
     )
+    if cols is None:
+        cols = _im2col(
+            x, (kh, kw), stride, padding, dilation, (oh, ow), bias is not None
+        )
     # Rows of the weight matrix in the column order (i, j, c) of `cols`.
     weight_matrix = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
     if bias is not None:
@@ -111,7 +117,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         cols,
         weight_matrix,
         x.shape,
-        x_padded.shape[1:3],
+        (h + 2 * padding[0], w + 2 * padding[1]),
         (oh, ow),
         (kh, kw),
         stride,
@@ -120,6 +126,24 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         bias is not None,
     )
     return out, cache
+
+
+def _im2col(x, kernel_size, stride, padding, dilation, out_hw, ones_column):
+    """:func:`conv2d_forward`'s column matrix in NumPy: ``x: (N, C_in, H, W)`` ->
+    ``(N*H_out*W_out, kh*kw*C_in [+ 1])``."""
+    x_nhwc = x.transpose(0, 2, 3, 1)
+    if padding == (0, 0) and x.shape[1] > 1 and not x_nhwc.flags.c_contiguous:
+        # An NCHW-ordered input: one transposing copy is cheaper than gathering every
+        # tap across channels.
+        x_nhwc = np.ascontiguousarray(x_nhwc)
+    return im2col_nhwc(
+        pad_nhwc(x_nhwc, padding),
+        kernel_size,
+        stride,
+        dilation,
+        out_hw,
+        ones_column=ones_column,
+    )
 
 
 def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):

@@ -4,10 +4,10 @@ Imported only through :mod:`cnnlib.tuned.compiled`, and only when numba is insta
 With NumPy, an element-wise op takes several passes over its arrays (ReLU: a
 comparison, then a maximum; max pooling: a copy, a comparison and two maxima per
 tap), each of them a full trip through memory; here each op is one loop that reads
-its inputs once and writes its outputs once. ReLU and pooling give what the NumPy
-kernels of :mod:`cnnlib.tuned` give, value for value; col2im sums in the readable
-op's order (``tests/test_tuned_equals_readable.py`` runs both paths against the
-readable ops).
+its inputs once and writes its outputs once. ReLU, pooling and im2col give what the
+NumPy kernels of :mod:`cnnlib.tuned` give, value for value; col2im sums in the
+readable op's order (``tests/test_tuned_equals_readable.py`` runs both paths against
+the readable ops).
 
 They run on one core. Spread over two cores (numba's ``prange``), they made the MNIST
 net's training step slower than on one (6.6 ms against 5.2 ms on a 2-core machine):
@@ -16,10 +16,11 @@ core, waiting for the next one, so a second numba thread finds no free core; and
 numba's OpenMP threads, which spin in turn, each matrix multiply took several times
 longer.
 
-Arrays are channels-last, ``(N, H, W, C)``, C-contiguous as cnnlib's layers hand
-them over. ``cache=True`` keeps the machine code in ``__pycache__``, so only the
-first process that runs them pays their compile time (1.6 s for the float32 kernels
-of the MNIST net); a later process loads them, with numba itself, in about 0.3 s.
+Arrays are channels-last, ``(N, H, W, C)``, C-contiguous as cnnlib's layers hand them
+over (im2col's input excepted: it reads any strides). ``cache=True`` keeps the machine
+code in ``__pycache__``, so only the first process that runs them pays their compile
+time (2.4 s for the float32 kernels of the MNIST net); a later process loads them, with
+numba itself, in about 0.3 s.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "relu_backward_flat",
     "max_pool_forward",
     "max_pool_backward",
+    "im2col_rows",
     "col2im",
 ]
 
@@ -131,6 +133,49 @@ def max_pool_backward(grad, winner, kernel_size, stride, dilation, disjoint, gra
                             target[column, k] = routed
                         else:
                             target[column, k] += routed
+
+
+@njit(cache=True)
+def im2col_rows(x, kernel_size, stride, padding, row_dilation, cols):
+    """Fill the column matrix ``cols: (N*H_out*W_out, kh*kw*C [+ 1])`` from ``x: (N, H,
+    W, C)``, which may have any strides (an NCHW array's channels-last view included);
+    a last column, if ``cols`` has one, is set to 1.
+
+    Only for a dilation of 1 across the row (``row_dilation`` is the other one): then
+    the ``kw`` taps of one kernel row are ``kw*C`` consecutive numbers of a
+    channels-last image, copied as one run. Each image is first copied, padded, into
+    a channels-last scratch image of its own, which stays in the core's cache, so an
+    NCHW input needs no transposing copy of the whole batch.
+    """
+    n, h, w, c = x.shape
+    kh, kw = kernel_size
+    sh, sw = stride
+    ph, pw = padding
+    padded_w = w + 2 * pw
+    oh = (h + 2 * ph - row_dilation * (kh - 1) - 1) // sh + 1
+    ow = (padded_w - kw) // sw + 1
+    taps, run = kh * kw * c, kw * c
+    ones_column = cols.shape[1] > taps
+    image = np.zeros((h + 2 * ph, padded_w, c), dtype=cols.dtype)
+    image_rows = image.reshape(h + 2 * ph, padded_w * c)
+    for b in range(n):
+        for y in range(h):
+            for x_ in range(w):
+                for k in range(c):
+                    image[y + ph, x_ + pw, k] = x[b, y, x_, k]
+        for y in range(oh):
+            for x_ in range(ow):
+                row = cols[(b * oh + y) * ow + x_]
+                start = x_ * sw * c
+                for i in range(kh):
+                    # Two slices, then a plain loop: numba vectorises this copy; with
+                    # the offsets inside the loop's indices it ran 3x slower.
+                    source = image_rows[y * sh + i * row_dilation, start : start + run]
+                    target = row[i * run : (i + 1) * run]
+                    for t in range(run):
+                        target[t] = source[t]
+                if ones_column:
+                    row[taps] = 1
 
 
 @njit(cache=True)
