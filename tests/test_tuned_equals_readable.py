@@ -152,6 +152,26 @@ def test_column_matrix_holds_the_readable_receptive_fields(case, layout):
         np.testing.assert_array_equal(x, before)
 
 
+def test_numba_builds_the_column_matrix_where_its_kernel_applies(tuned_kernels):
+    """With numba on, the compiled im2col runs for 8 or more channels in any layout (so
+    the test above checks it, not only the NumPy code), and declines what it was not
+    written for."""
+    x = np.random.default_rng(5).standard_normal((2, 8, 6, 6)).astype(np.float32)
+
+    def columns(x, channels=8, dilation=(1, 1), out_hw=(4, 4)):
+        x_nhwc = x[:, :channels].transpose(0, 2, 3, 1)
+        return compiled.im2col_or_none(
+            x_nhwc, (3, 3), (1, 1), (0, 0), dilation, out_hw, ones_column=True
+        )
+
+    for layout in ("nchw", "channels-last", "strided"):
+        built = columns(in_layout(x, layout))
+        assert (built is not None) == (tuned_kernels == "numba"), layout
+    assert columns(x, channels=7) is None
+    assert columns(x, dilation=(1, 2), out_hw=(4, 2)) is None
+    assert columns(x.astype(np.int64)) is None
+
+
 @pytest.mark.parametrize("needs_input_grad", [True, False])
 @pytest.mark.parametrize("layout", ["nchw", "channels-last", "strided"])
 @pytest.mark.parametrize("case", random_conv_cases(10, seed=23))
