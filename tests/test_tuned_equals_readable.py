@@ -16,7 +16,7 @@ import pytest
 import cnnlib
 from cnnlib import ops, tuned
 from cnnlib.shapes import conv_output_size
-from cnnlib.tuned import compiled
+from cnnlib.tuned import compiled, reuse
 from conftest import lenet
 
 
@@ -170,6 +170,47 @@ def test_numba_builds_the_column_matrix_where_its_kernel_applies(tuned_kernels):
     assert columns(x, channels=7) is None
     assert columns(x, dilation=(1, 2), out_hw=(4, 2)) is None
     assert columns(x.astype(np.int64)) is None
+
+
+def test_the_next_column_matrix_reuses_only_a_finished_column_gradient(tuned_kernels):
+    """With numba on, the memory of a backward pass's column gradient holds the next
+    column matrix (cnnlib.tuned.reuse), and is then no longer kept; a cache still alive
+    keeps its own numbers, and the new cache is the new input's."""
+    reuse._kept.clear()  # a block left by an earlier test
+    rng = np.random.default_rng(11)
+    x1, x2 = rng.standard_normal((2, 3, 8, 7, 7)).astype(np.float32)
+    weight = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(5).astype(np.float32)
+    grad = rng.standard_normal((3, 5, 5, 5)).astype(np.float32)
+    _, cache1 = tuned.conv2d_forward(x1, weight, bias)
+    first = tuned.conv2d_backward(grad, cache1)
+    kept = list(reuse._kept)
+    _, cache2 = tuned.conv2d_forward(x2, weight, bias)
+    assert len(kept) == (tuned_kernels == "numba")
+    if kept:
+        assert np.shares_memory(cache2.cols, kept[0]) and not reuse._kept
+    assert not np.shares_memory(cache1.cols, cache2.cols)
+    again = tuned.conv2d_backward(grad, cache1)
+    for got, expected in zip(again, first, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert_gradients_close(
+        tuned.conv2d_backward(grad, cache2),
+        ops.conv2d_backward(grad, ops.conv2d_forward(x2, weight, bias)[1]),
+        np.float32,
+    )
+
+
+def test_a_kept_block_serves_only_a_matrix_of_its_dtype_and_about_its_size():
+    """cnnlib.tuned.reuse gives new memory for a larger array, a much smaller one or
+    another dtype, and gives the kept block up in every case."""
+    for size, dtype in [(101, np.float32), (49, np.float32), (60, np.float64)]:
+        block = np.empty(100, np.float32)
+        reuse.keep(block)
+        got = reuse.take(size, dtype)
+        assert got.shape == (size,) and got.dtype == dtype
+        assert not np.shares_memory(got, block) and not reuse._kept
+    reuse.keep(block)
+    assert np.shares_memory(reuse.take(50, np.float32), block)
 
 
 @pytest.mark.parametrize("needs_input_grad", [True, False])

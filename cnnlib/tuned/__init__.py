@@ -6,7 +6,9 @@ multiply lands in the next layer's order; they copy whole pixels as single items
 (:func:`~cnnlib.tuned.im2col.copy_blocks`), accumulate wide-channel gradients
 batch-inner, and skip work that a readable version does for clarity. A ReLU and the max
 pooling after it run as one op (:func:`relu_max_pool2d_forward`, which
-:class:`cnnlib.nn.Sequential` uses), without writing the ReLU's output.
+:class:`cnnlib.nn.Sequential` uses), without writing the ReLU's output. A convolution
+builds its next column matrix in the memory of its last column gradient
+(:mod:`cnnlib.tuned.reuse`).
 
 ``tests/test_tuned_equals_readable.py`` proves every op here equal to its readable
 twin on random shapes, forward and backward, in float64 and float32. Switch them off

@@ -24,6 +24,7 @@ import os
 import numpy as np
 
 from ..dispatch import Switch
+from . import reuse
 from .im2col import WIDE_CHANNELS
 
 __all__ = [
@@ -173,9 +174,8 @@ def im2col_or_none(x_nhwc, kernel_size, stride, padding, dilation, out_hw, ones_
     ):
         return None
     kh, kw = kernel_size
-    cols = np.empty(
-        (n * out_hw[0] * out_hw[1], kh * kw * c + ones_column), x_nhwc.dtype
-    )
+    shape = (n * out_hw[0] * out_hw[1], kh * kw * c + ones_column)
+    cols = reuse.take(shape[0] * shape[1], x_nhwc.dtype).reshape(shape)
     kernels.im2col_rows(x_nhwc, kernel_size, stride, padding, dilation[0], cols)
     return cols
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import checks
-from . import compiled
+from . import compiled, reuse
 from .im2col import (
     WIDE_CHANNELS,
     col2im_nhwc,
@@ -190,12 +190,24 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         return None, grad_weight, grad_bias
     if compiled.numba_enabled():
         # One matrix multiply for every tap's column gradient, then one compiled pass
-        # that sums them onto the input.
-        grad_cols = (grad_rows @ weight_matrix.T).reshape(n, oh, ow, kh, kw, c_in)
+        # that sums them onto the input. The product is written into a block the size
+        # of the column matrix, kept afterwards to hold the next one (see
+        # cnnlib.tuned.reuse for why).
+        block = np.empty(
+            max(cache.cols.size, grad_rows.shape[0] * taps), grad_rows.dtype
+        )
+        grad_cols = block[: grad_rows.shape[0] * taps].reshape(-1, taps)
+        np.matmul(grad_rows, weight_matrix.T, out=grad_cols)
         grad_x = compiled.col2im_or_none(
-            grad_cols, (h, w), cache.stride, cache.padding, cache.dilation
+            grad_cols.reshape(n, oh, ow, kh, kw, c_in),
+            (h, w),
+            cache.stride,
+            cache.padding,
+            cache.dilation,
         )
         if grad_x is not None:
+            del grad_cols  # the kept block must be referenced from nowhere else
+            reuse.keep(block)
             return grad_x.transpose(0, 3, 1, 2), grad_weight, grad_bias
     # Same sum as col2im, tap by tap: each tap's product is a contiguous block, added to
     # its window. The sum is kept batch-inner, (Hp, Wp, N, C_in) in memory, where a
