@@ -178,8 +178,8 @@ def compiled_kernels() -> str:
         import numba
 
         return (
-            f"numba {numba.__version__} for ReLU, max pooling (with ReLU), im2col "
-            "and col2im"
+            f"numba {numba.__version__} for ReLU, max pooling (with ReLU), im2col, "
+            "col2im and Adam"
         )
     return "NumPy only (numba switched off or not installed)"
 

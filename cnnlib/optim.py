@@ -2,8 +2,10 @@
 
 Each class's docstring gives its update rule as formulas, for one parameter ``p``
 with gradient ``grad`` (``t = 1, 2, ...`` counts the steps); its ``step()`` is those
-formulas in NumPy. A test runs each beside ``torch.optim`` on random parameters and
-gradients and asserts the same values after every step.
+formulas in NumPy. (Adam's and AdamW's run compiled while the tuned kernels are on,
+:mod:`cnnlib.tuned.adam`, with the same values bit for bit.) A test runs each beside
+``torch.optim`` on random parameters and gradients and asserts the same values after
+every step.
 
 Parameters are updated in place (``p.data`` keeps its identity), so the model sees
 the new values. The learning rate is the attribute ``lr`` (torch's
@@ -12,12 +14,15 @@ the new values. The learning rate is the attribute ``lr`` (torch's
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
+from . import tuned
 from .checks import positive_int, probability
+from .dispatch import fast_kernels_enabled
 from .nn import Parameter
 
 __all__ = [
@@ -161,6 +166,23 @@ class Adam(Optimizer):
             v *= beta2
             v += (1 - beta2) * g * g
             p.data -= step_size * m / (np.sqrt(v) / root_correction + self.eps)
+
+
+def _tuned_where_it_applies(readable_step):
+    """``readable_step`` run by :func:`cnnlib.tuned.adam_step`, one compiled pass per
+    parameter with the same values, while the fast kernels are on and it applies."""
+
+    @functools.wraps(readable_step)  # inspect.getsource shows the readable step
+    def step(self) -> None:
+        if not (fast_kernels_enabled() and tuned.adam_step(self)):
+            readable_step(self)
+
+    return step
+
+
+# Set here rather than as a decorator, so that the class shows the readable step as
+# it is (chapter 9 prints it); AdamW inherits this one.
+Adam.step = _tuned_where_it_applies(Adam.step)
 
 
 class AdamW(Adam):

@@ -4,7 +4,7 @@ Every op runs forward and backward both ways on a seeded grid of random shapes:
 padding, stride, dilation, non-square kernels, overlapping windows, ties, batch 1
 and odd sizes. float64 must agree to 1e-12 (relative to the largest value), float32
 to 1e-5. A whole training step of the course's net gives the same loss and
-gradients on both paths.
+gradients on both paths, and Adam's step the same parameters and moments, bit for bit.
 
 Every test runs twice: with the compiled (numba) kernels the tuned path uses where
 numba is installed, and with its NumPy-only code, which runs where it is not.
@@ -494,3 +494,113 @@ def test_relu_backward_on_any_memory_layout():
         np.testing.assert_array_equal(
             tuned.relu_backward(grad, mask), ops.relu_backward(grad, mask)
         )
+
+
+ADAM_CASES = [
+    ("Adam", {}),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6)),
+    ("Adam", dict(lr=0.003, weight_decay=0.1)),
+    ("AdamW", {}),
+    ("AdamW", dict(lr=0.02, weight_decay=0.0)),
+    ("AdamW", dict(lr=0.005, betas=(0.5, 0.9), weight_decay=0.3)),
+]
+
+
+def adam_runs(kind, kwargs, dtype, gradients, fast):
+    """The parameters and both moments after one optimizer per ``gradients`` list
+    (one array per parameter) has stepped through them, on the tuned path (``fast``)
+    or the readable one; and the step count."""
+    rng = np.random.default_rng(17)
+    params = [
+        cnnlib.nn.Parameter(rng.standard_normal(g.shape).astype(dtype))
+        for g in gradients[0]
+    ]
+    optimizer = getattr(cnnlib.optim, kind)(params, **kwargs)
+    with cnnlib.fast_kernels(fast):
+        for step in gradients:
+            optimizer.zero_grad()
+            for p, g in zip(params, step):
+                p.grad += g
+            optimizer.step()
+    return [p.data for p in params], optimizer._m, optimizer._v, optimizer.step_count
+
+
+def assert_same_bits(got, expected):
+    """Equal to the last bit: the sign of a zero, and NaN where NaN."""
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    bits = np.dtype(f"u{got.itemsize}")
+    np.testing.assert_array_equal(got.view(bits), expected.view(bits))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("kind", "kwargs"), ADAM_CASES, ids=str)
+def test_adam_step_is_the_readable_step_bit_for_bit(kind, kwargs, dtype):
+    """Ten steps on the MNIST net's parameter shapes and a few odd ones, gradients of
+    every scale, zeros of both signs, and a parameter with no gradient at all."""
+    rng = np.random.default_rng(29)
+    shapes = [(16, 1, 3, 3), (16,), (120, 800), (10, 120), (3, 1, 5), (1,)]
+    gradients = []
+    for step in range(10):
+        scales = 10.0 ** rng.integers(-8, 3, size=len(shapes))
+        step_grads = [
+            s * rng.standard_normal(shape) for s, shape in zip(scales, shapes)
+        ]
+        step_grads[0][:4] = 0.0
+        step_grads[0][4:8] = -0.0
+        step_grads[-1][...] = 0.0 if step % 2 else -0.0
+        gradients.append([g.astype(dtype) for g in step_grads])
+    tuned_run = adam_runs(kind, kwargs, dtype, gradients, fast=True)
+    readable_run = adam_runs(kind, kwargs, dtype, gradients, fast=False)
+    for tuned_arrays, readable_arrays in zip(tuned_run[:3], readable_run[:3]):
+        for got, expected in zip(tuned_arrays, readable_arrays, strict=True):
+            assert_same_bits(got, expected)
+    assert tuned_run[3] == readable_run[3] == 10
+
+
+def test_adam_step_carries_nan_and_infinity_as_the_readable_step():
+    gradients = [[np.array([np.nan, np.inf, -np.inf, 1.0, 0.0])]] * 3
+    with np.errstate(invalid="ignore"):  # inf / inf is NaN, in both steps alike
+        tuned_run = adam_runs(
+            "AdamW", dict(weight_decay=0.1), np.float64, gradients, True
+        )
+        readable_run = adam_runs(
+            "AdamW", dict(weight_decay=0.1), np.float64, gradients, False
+        )
+    for tuned_arrays, readable_arrays in zip(tuned_run[:3], readable_run[:3]):
+        assert_same_bits(tuned_arrays[0], readable_arrays[0])
+
+
+def test_adam_runs_compiled_only_where_its_kernel_applies(tuned_kernels):
+    """Compiled (with numba) on C-contiguous float arrays of one dtype; the readable
+    step, with nothing changed first, for a strided gradient, a parameter turned to
+    another dtype after its moments were made, or a missing gradient."""
+
+    def ready():
+        params = [cnnlib.nn.Parameter(np.ones((4, 3))) for _ in range(2)]
+        for p in params:
+            p.grad[...] = 0.5
+        return params, cnnlib.optim.Adam(params)
+
+    params, optimizer = ready()
+    assert tuned.adam_step(optimizer) == (tuned_kernels == "numba")
+    assert optimizer.step_count == (1 if tuned_kernels == "numba" else 0)
+
+    params, optimizer = ready()
+    params[1].grad = np.ones((3, 4)).T  # the right shape, Fortran order
+    assert not tuned.adam_step(optimizer)
+    optimizer.step()  # the readable step copes with any layout
+    assert optimizer.step_count == 1
+
+    params, optimizer = ready()
+    optimizer.step()
+    params[0].data = params[0].data.astype(np.float32)
+    params[0].grad = params[0].grad.astype(np.float32)
+    before = [p.data.copy() for p in params]
+    assert not tuned.adam_step(optimizer)
+    assert optimizer.step_count == 1
+    for p, data in zip(params, before):
+        np.testing.assert_array_equal(p.data, data)
+
+    params, optimizer = ready()
+    params[0].grad = None
+    assert not tuned.adam_step(optimizer)

@@ -15,6 +15,7 @@ twin on random shapes, forward and backward, in float64 and float32. Switch them
 with ``cnnlib.fast_kernels(False)``.
 """
 
+from .adam import adam_step
 from .activation import ReluAppliedByPooling, relu, relu_backward, relu_forward
 from .conv import Conv2dCache, conv2d, conv2d_backward, conv2d_forward
 from .pooling import (
@@ -34,4 +35,5 @@ __all__ = [
     "relu_max_pool2d_forward", "ReluAppliedByPooling",
     "avg_pool2d", "avg_pool2d_forward", "avg_pool2d_backward", "PoolCache",
     "relu", "relu_forward", "relu_backward",
+    "adam_step",
 ]  # fmt: skip

@@ -2,11 +2,12 @@
 the calls that prepare their arrays.
 
 numba is optional. Where it is installed (``requirements.txt`` installs it), the tuned
-ReLU, max pooling, a convolution's column matrix and the sum of its input gradient run
-compiled, one pass over memory each; where it is not, or after ``use_numba(False)``, the
-same ops run the NumPy code of :mod:`cnnlib.tuned`, and cnnlib needs nothing but NumPy.
+ReLU, max pooling, a convolution's column matrix, the sum of its input gradient and
+Adam's step run compiled, one pass over memory each; where it is not, or after
+``use_numba(False)``, the same ops run the NumPy code of :mod:`cnnlib.tuned` (Adam's,
+the readable step), and cnnlib needs nothing but NumPy.
 Both give the same values (a convolution's input gradient up to float rounding: its
-products are summed in another grouping).
+products are summed in another grouping; Adam's step bit for bit).
 
 ``CNNLIB_NUMBA=0`` in the environment starts a process with them switched off. The
 grader sets it: its runs train nothing, and each would otherwise compile the kernels
@@ -36,6 +37,7 @@ __all__ = [
     "max_pool_backward_or_none",
     "im2col_or_none",
     "col2im_or_none",
+    "adam_kernel_or_none",
 ]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -190,3 +192,23 @@ def col2im_or_none(cols, input_hw, stride, padding, dilation):
     grad_x = np.empty((n, *input_hw, c), dtype=cols.dtype)
     kernels.col2im(cols, stride, padding, dilation, grad_x)
     return grad_x
+
+
+def adam_kernel_or_none(groups):
+    """:func:`cnnlib.tuned.numba_kernels.adam_update` where it applies to every
+    ``(param, grad, exp_avg, exp_avg_sq)`` in ``groups``: four C-contiguous arrays of
+    one shape and one float dtype; otherwise ``None``."""
+    kernels = _module()
+    if kernels is None:
+        return None
+    for group in groups:
+        param = group[0]
+        if param.dtype not in _FLOATS or not all(
+            isinstance(a, np.ndarray)
+            and a.dtype == param.dtype
+            and a.shape == param.shape
+            and a.flags.c_contiguous
+            for a in group
+        ):
+            return None
+    return kernels.adam_update
