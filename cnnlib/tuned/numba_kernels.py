@@ -19,8 +19,8 @@ longer.
 Arrays are channels-last, ``(N, H, W, C)``, C-contiguous as cnnlib's layers hand them
 over (im2col's input excepted: it reads any strides). ``cache=True`` keeps the machine
 code in ``__pycache__``, so only the first process that runs them pays their compile
-time (about 2 s for the float32 kernels of the MNIST net); a later process loads them, with
-numba itself, in about 0.3 s.
+time (about 2 s for the float32 kernels of the MNIST net); a later process loads
+them, with numba itself, in about 0.3 s.
 """
 
 from __future__ import annotations
