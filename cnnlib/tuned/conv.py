@@ -192,10 +192,9 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         # One matrix multiply for every tap's column gradient, then one compiled pass
         # that sums them onto the input. The product is written into a block the size
         # of the column matrix, kept afterwards to hold the next one (see
-        # cnnlib.tuned.reuse for why).
-        block = np.empty(
-            max(cache.cols.size, grad_rows.shape[0] * taps), grad_rows.dtype
-        )
+        # cnnlib.tuned.reuse for why). (It has the same rows and one column fewer, or
+        # none fewer without a bias.)
+        block = np.empty(cache.cols.size, grad_rows.dtype)
         grad_cols = block[: grad_rows.shape[0] * taps].reshape(-1, taps)
         np.matmul(grad_rows, weight_matrix.T, out=grad_cols)
         grad_x = compiled.col2im_or_none(
