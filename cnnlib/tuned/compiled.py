@@ -178,7 +178,7 @@ def im2col_or_none(x_nhwc, kernel_size, stride, padding, dilation, out_hw, ones_
     kh, kw = kernel_size
     shape = (n * out_hw[0] * out_hw[1], kh * kw * c + ones_column)
     cols = reuse.take(shape[0] * shape[1], x_nhwc.dtype).reshape(shape)
-    kernels.im2col_rows(x_nhwc, kernel_size, stride, padding, dilation[0], cols)
+    kernels.im2col_rows(x_nhwc, kernel_size, stride, padding, dilation[0], out_hw, cols)
     return cols
 
 

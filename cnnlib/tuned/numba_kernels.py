@@ -137,10 +137,10 @@ def max_pool_backward(grad, winner, kernel_size, stride, dilation, disjoint, gra
 
 
 @njit(cache=True)
-def im2col_rows(x, kernel_size, stride, padding, row_dilation, cols):
+def im2col_rows(x, kernel_size, stride, padding, row_dilation, out_hw, cols):
     """Fill the column matrix ``cols: (N*H_out*W_out, kh*kw*C [+ 1])`` from ``x: (N, H,
     W, C)``, which may have any strides (an NCHW array's channels-last view included);
-    a last column, if ``cols`` has one, is set to 1.
+    ``out_hw = (H_out, W_out)``; a last column, if ``cols`` has one, is set to 1.
 
     Only for a dilation of 1 across the row (``row_dilation`` is the other one): then
     the ``kw`` taps of one kernel row are ``kw*C`` consecutive numbers of a
@@ -153,8 +153,7 @@ def im2col_rows(x, kernel_size, stride, padding, row_dilation, cols):
     sh, sw = stride
     ph, pw = padding
     padded_w = w + 2 * pw
-    oh = (h + 2 * ph - row_dilation * (kh - 1) - 1) // sh + 1
-    ow = (padded_w - kw) // sw + 1
+    oh, ow = out_hw
     taps, run = kh * kw * c, kw * c
     ones_column = cols.shape[1] > taps
     image = np.zeros((h + 2 * ph, padded_w, c), dtype=cols.dtype)
