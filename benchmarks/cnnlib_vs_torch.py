@@ -408,16 +408,16 @@ def side_by_side(functions: dict, rounds: int, repeats: int) -> dict:
     }
 
 
-def training_epochs(library: str, lr: float, gamma: float, seed: int, data, dtype):
-    """Train the net with ``library`` in ``dtype`` (float32 or float64) one epoch per
-    ``next()``: Adam(lr), the rate decaying by ``gamma`` per epoch.
+def training_epochs(library: str, lr: float, gamma: float, seed: int, data):
+    """Train the net with ``library`` in the dtype of ``data``'s images (float32 or
+    float64) one epoch per ``next()``: Adam(lr), the rate decaying by ``gamma`` per
+    epoch.
 
     Yields ``(seconds, test accuracy)`` after each epoch; the seconds count training
     only, not evaluation.
     """
     (x, y), (x_test, y_test) = data
-    x, x_test = x.astype(dtype, copy=False), x_test.astype(dtype, copy=False)
-    model = cnnlib_net(seed).to(dtype)
+    model = cnnlib_net(seed).to(x.dtype)
     if library == "cnnlib":
         loss_fn, optimizer = (
             nn.CrossEntropyLoss(),
@@ -426,7 +426,7 @@ def training_epochs(library: str, lr: float, gamma: float, seed: int, data, dtyp
     else:
         # torch's layers made in the dtype, so that the weights load unrounded
         previous = torch.get_default_dtype()
-        torch.set_default_dtype(torch.from_numpy(np.empty(0, dtype)).dtype)
+        torch.set_default_dtype(torch.from_numpy(x[:0]).dtype)
         try:
             net = torch_lenet(model)
         finally:
@@ -461,15 +461,17 @@ def training_epochs(library: str, lr: float, gamma: float, seed: int, data, dtyp
 def time_to_accuracy(
     target: float, max_epochs: int, lr: float, gamma: float, seed: int, data, dtype
 ) -> dict:
-    """Train both libraries until each reaches ``target`` test accuracy, alternating
-    epoch by epoch so that a slow spell of the machine falls on both rather than on
-    whichever happened to be running.
+    """Train both libraries in ``dtype`` until each reaches ``target`` test accuracy,
+    alternating epoch by epoch so that a slow spell of the machine falls on both rather
+    than on whichever happened to be running.
 
     Returns ``{library: (training seconds until the target, epochs)}``; the seconds are
     ``inf`` if the target was not reached within ``max_epochs``.
     """
+    # the images in the dtype once, for both libraries
+    data = [(images.astype(dtype, copy=False), labels) for images, labels in data]
     runs = {
-        library: training_epochs(library, lr, gamma, seed, data, dtype)
+        library: training_epochs(library, lr, gamma, seed, data)
         for library in ("cnnlib", "torch")
     }
     totals = dict.fromkeys(runs, 0.0)
