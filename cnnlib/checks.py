@@ -34,10 +34,13 @@ def positive_int(value, name: str, *, allow_zero: bool = False) -> int:
     Booleans and floats are refused, even ``3.0``: a size that is not an integer is
     always a bug upstream, and hiding it would move the crash somewhere harder to read.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        kind = type(value).__name__
-        raise ValueError(f"{name} must be an integer, got {value!r} of type {kind}")
-    value = int(value)
+    # A plain int skips the test against the abstract class, which costs more than
+    # the rest of the check (ops check several of these on every call).
+    if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            kind = type(value).__name__
+            raise ValueError(f"{name} must be an integer, got {value!r} of type {kind}")
+        value = int(value)
     lowest = 0 if allow_zero else 1
     if value < lowest:
         bound = ">= 0" if allow_zero else "> 0"
