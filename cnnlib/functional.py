@@ -71,7 +71,8 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
 def conv2d_backward(grad_output, cache, needs_input_grad=True):
     """``(grad_x, grad_weight, grad_bias)`` on the path of ``cache``'s forward pass."""
-    path = tuned if isinstance(cache, tuned.Conv2dCache) else ops
+    tuned_caches = (tuned.Conv2dCache, tuned.ConvReluPoolCache)
+    path = tuned if isinstance(cache, tuned_caches) else ops
     return path.conv2d_backward(grad_output, cache, needs_input_grad)
 
 

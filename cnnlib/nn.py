@@ -576,7 +576,9 @@ class Sequential(Module):
     ``forward(x)`` runs them first to last; ``backward(grad_output)`` runs their
     ``backward`` last to first and returns the gradient with respect to the input.
     With the tuned kernels on, a ``ReLU`` followed by a ``MaxPool2d`` runs as one op
-    (the same output and gradients, in fewer passes over memory).
+    (the same output and gradients, in fewer passes over memory), and so does a
+    one-channel ``Conv2d`` before them where :mod:`cnnlib.tuned.conv_relu_pool` applies
+    (the same up to float rounding).
     ``backward(grad_output, needs_input_grad=False)`` returns ``None`` and skips the
     work that only the input gradient needs: the modules before the first one with
     parameters, and that module's own input gradient (as torch skips it for inputs that
@@ -597,6 +599,10 @@ class Sequential(Module):
         modules = list(self._modules.values())
         k = 0
         while k < len(modules):
+            pooled = _conv_relu_then_max_pool(modules[k : k + 3], x)
+            if pooled is not None:
+                x, k = pooled, k + 3
+                continue
             pooled = _relu_then_max_pool(modules[k : k + 2], x)
             if pooled is None:
                 x, k = modules[k](x), k + 1
@@ -612,12 +618,23 @@ class Sequential(Module):
         )
         # Module k's input gradient is needed if a module before it has parameters, or
         # if the caller needs it.
-        for k in reversed(range(len(modules))):
+        k = len(modules) - 1
+        while k >= 0:
             if k < first_trained and not needs_input_grad:
                 return None
+            if k >= 2:
+                ran, grad_x = _conv_relu_max_pool_backward(
+                    modules[k - 2 : k + 1],
+                    grad_output,
+                    needs_input_grad or k - 2 > first_trained,
+                )
+                if ran:
+                    grad_output, k = grad_x, k - 3
+                    continue
             grad_output = modules[k].backward(
                 grad_output, needs_input_grad=needs_input_grad or k > first_trained
             )
+            k -= 1
         return grad_output
 
     def __getitem__(self, index):
@@ -628,6 +645,56 @@ class Sequential(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+def _conv_relu_then_max_pool(layers, x):
+    """The output of ``layers``, a ``Conv2d``, a ``ReLU`` and a ``MaxPool2d``, run by
+    the tuned kernels as one op (:mod:`cnnlib.tuned.conv_relu_pool`); ``None`` where
+    ``layers`` are not those three, the op does not apply to them, or the readable ops
+    are on. Each layer keeps a cache its own backward can use, as after
+    :func:`_relu_then_max_pool`."""
+    kinds = [type(layer) for layer in layers]  # a subclass may compute something else
+    if kinds != [Conv2d, ReLU, MaxPool2d] or not fast_kernels_enabled():
+        return None
+    conv, relu, pool = layers
+    result = tuned.conv_relu_max_pool2d_forward(
+        x,
+        conv.weight.data,
+        None if conv.bias is None else conv.bias.data,
+        (conv.stride, conv.padding, conv.dilation),
+        (pool.kernel_size, pool.stride, pool.padding, pool.dilation),
+    )
+    if result is None:
+        return None
+    out, *caches = result
+    for layer, cache in zip(layers, caches):
+        layer._keep(cache)
+    return out
+
+
+def _conv_relu_max_pool_backward(layers, grad_output, needs_input_grad):
+    """The backward pass of ``layers`` (a ``Conv2d``, a ``ReLU`` and a ``MaxPool2d``)
+    for ``grad_output``, the gradient of the pooling's output, where their last forward
+    pass ran as one op: their parameter gradients in one pass, added into ``.grad``.
+
+    Returns ``(True, grad_x)``, the block's input gradient computed layer by layer if
+    ``needs_input_grad`` (else ``None``), so that the parameter gradients do not depend
+    on it; ``(False, None)`` where the layers did not run as one op.
+    """
+    conv, relu, pool = layers
+    cache = conv._cache
+    ran_as_one = isinstance(cache, tuned.ConvReluPoolCache)
+    if not ran_as_one or cache.pool_cache is not pool._cache:
+        return False, None
+    grad_weight, grad_bias = tuned.conv_relu_max_pool2d_backward(grad_output, cache)
+    grad_x = None
+    if needs_input_grad:
+        grad_conv = relu.backward(pool.backward(grad_output))
+        grad_x, _, _ = F.conv2d_backward(grad_conv, cache)
+    conv.weight.grad += grad_weight
+    if conv.bias is not None:
+        conv.bias.grad += grad_bias
+    return True, grad_x
 
 
 def _relu_then_max_pool(layers, x):

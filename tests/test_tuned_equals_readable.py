@@ -278,14 +278,17 @@ def test_relu_then_max_pool_in_one_pass(case, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sequential_runs_relu_and_max_pool_as_one_op(dtype):
-    """The course's net through Sequential (which fuses each ReLU with the pooling after
-    it) and layer by layer: the same output, input gradient and parameter gradients,
-    bit for bit. The last ReLU has no pooling after it and runs alone."""
+    """The course's net, on two input channels, through Sequential (which fuses each
+    ReLU with the pooling after it) and layer by layer: the same output, input gradient
+    and parameter gradients, bit for bit. The last ReLU has no pooling after it and runs
+    alone. (On one channel, Sequential runs the first block, convolution included, as
+    one op: the same up to rounding, see test_tuned_conv_relu_pool.py.)"""
     rng = np.random.default_rng(12)
-    x = rng.standard_normal((4, 1, 28, 28)).astype(dtype)
+    x = rng.standard_normal((4, 2, 28, 28)).astype(dtype)
     results = []
     for fused in (True, False):
         model = lenet(np.random.default_rng(13), dtype)
+        setattr(model, "0", cnnlib.nn.Conv2d(2, 16, 3, rng=np.random.default_rng(13), dtype=dtype))
         out = model(x) if fused else _one_by_one(model, x)
         grad_x = model.backward(np.ones_like(out))
         grads = {name: p.grad for name, p in model.named_parameters()}

@@ -2,12 +2,14 @@
 the calls that prepare their arrays.
 
 numba is optional. Where it is installed (``requirements.txt`` installs it), the tuned
-ReLU, max pooling, a convolution's column matrix, the sum of its input gradient and
-Adam's step run compiled, one pass over memory each; where it is not, or after
-``use_numba(False)``, the same ops run the NumPy code of :mod:`cnnlib.tuned` (Adam's,
-the readable step), and cnnlib needs nothing but NumPy.
-Both give the same values (a convolution's input gradient up to float rounding: its
-products are summed in another grouping; Adam's step bit for bit).
+ReLU, max pooling, a convolution's column matrix, the sum of its input gradient, Adam's
+step and the MNIST net's first block (:mod:`cnnlib.tuned.conv_relu_pool`) run
+compiled, one pass over memory each; where it is not, or after ``use_numba(False)``,
+the same ops run the NumPy code of :mod:`cnnlib.tuned` (Adam's, the readable step; the
+first block's layers one by one), and cnnlib needs nothing but NumPy.
+Both give the same values (a convolution's input gradient and the first block up to
+float rounding: their products are summed in another grouping; Adam's step bit for
+bit).
 
 ``CNNLIB_NUMBA=0`` in the environment starts a process with them switched off. The
 grader sets it: its runs train nothing, and each would otherwise compile the kernels
@@ -37,6 +39,8 @@ __all__ = [
     "max_pool_backward_or_none",
     "im2col_or_none",
     "col2im_or_none",
+    "conv3x3_relu_max_pool2x2_or_none",
+    "conv3x3_relu_max_pool2x2_backward_or_none",
     "adam_kernel_or_none",
 ]
 
@@ -158,6 +162,36 @@ def max_pool_backward_or_none(
         grad_nhwc, winner, kernel_size, stride, dilation, disjoint, grad_x
     )
     return grad_x
+
+
+def conv3x3_relu_max_pool2x2_or_none(x, weight, bias, padding, pooled_hw):
+    """``max_pool2d(relu(conv2d(x, weight, bias, padding=padding)), 2)`` for one input
+    channel and a 3x3 kernel: ``x: (N, 1, H, W)`` (any strides), ``weight: (C, 1, 3,
+    3)``, ``bias: (C,)`` or ``None``, all of one dtype; ``pooled_hw = (H_q, W_q)``.
+    Returns ``(out, winner)``: ``(N, H_q, W_q, C)``, C-contiguous, and the winning taps
+    ``(N, C, H_q, W_q + 1)`` (uint8, the last column scratch); or ``None``."""
+    kernels = _module()
+    if kernels is None or x.dtype not in _FLOATS or x.size == 0:
+        return None
+    n, c = x.shape[0], weight.shape[0]
+    out = np.empty((n, *pooled_hw, c), dtype=x.dtype)
+    winner = np.empty((n, c, pooled_hw[0], pooled_hw[1] + 1), dtype=np.uint8)
+    bias = np.zeros(c, dtype=x.dtype) if bias is None else bias
+    kernels.conv3x3_relu_max_pool2x2(x[:, 0], weight[:, 0], bias, padding, out, winner)
+    return out, winner
+
+
+def conv3x3_relu_max_pool2x2_backward_or_none(grad_nhwc, winner, x, padding):
+    """The weight and bias gradients of :func:`conv3x3_relu_max_pool2x2_or_none`, from
+    the gradient of its output ``grad_nhwc: (N, H_q, W_q, C)`` (any strides), its
+    ``winner`` and ``x``: ``(C, 10)`` float64 sums (the taps row-major, then the bias),
+    or ``None``."""
+    kernels = _module()
+    if kernels is None or grad_nhwc.dtype not in _FLOATS:
+        return None
+    sums = np.zeros((winner.shape[1], 10))
+    kernels.conv3x3_relu_max_pool2x2_backward(grad_nhwc, winner, x[:, 0], padding, sums)
+    return sums
 
 
 def im2col_or_none(x_nhwc, kernel_size, stride, padding, dilation, out_hw, ones_column):

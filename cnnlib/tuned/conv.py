@@ -89,7 +89,7 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     x, weight, bias, stride, padding, dilation, (oh, ow) = checks.conv2d_args(
         x, weight, bias, stride, padding, dilation
     )
-    n, c_in, h, w = x.shape
+    n, _, h, w = x.shape
     c_out, _, kh, kw = weight.shape
 
     # The bias is the weight of an input that is always 1: with a column of ones in
@@ -105,13 +105,10 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
         ones_column=bias is not None,
     )
     if cols is None:
-        cols = _im2col(
+        cols = column_matrix(
             x, (kh, kw), stride, padding, dilation, (oh, ow), bias is not None
         )
-    # Rows of the weight matrix in the column order (i, j, c) of `cols`.
-    weight_matrix = weight.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
-    if bias is not None:
-        weight_matrix = np.vstack([weight_matrix, bias])
+    weight_matrix = weight_matrix_of(weight, bias)
     out = (cols @ weight_matrix).reshape(n, oh, ow, c_out).transpose(0, 3, 1, 2)
     cache = Conv2dCache(
         cols,
@@ -128,7 +125,16 @@ def conv2d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1):
     return out, cache
 
 
-def _im2col(x, kernel_size, stride, padding, dilation, out_hw, ones_column):
+def weight_matrix_of(weight, bias):
+    """``weight: (C_out, C_in, kh, kw)`` as the matrix the column matrix multiplies:
+    ``(kh*kw*C_in [+ 1], C_out)``, its rows in the columns' order (i, j, c), then the
+    bias as a last row if there is one."""
+    c_out = weight.shape[0]
+    matrix = weight.transpose(2, 3, 1, 0).reshape(-1, c_out)
+    return matrix if bias is None else np.vstack([matrix, bias])
+
+
+def column_matrix(x, kernel_size, stride, padding, dilation, out_hw, ones_column):
     """:func:`conv2d_forward`'s column matrix in NumPy: ``x: (N, C_in, H, W)`` ->
     ``(N*H_out*W_out, kh*kw*C_in [+ 1])``."""
     x_nhwc = x.transpose(0, 2, 3, 1)
@@ -162,6 +168,10 @@ def conv2d_backward(grad_output, cache: Conv2dCache, needs_input_grad=True):
         ``(C_out, C_in, kh, kw)`` and ``(C_out,)`` (``grad_bias`` is ``None`` if the
         forward pass had no bias).
     """
+    if not isinstance(cache, Conv2dCache):
+        # a block that ran as one op (cnnlib.tuned.conv_relu_pool) kept no column
+        # matrix: it is built now, for this backward pass alone
+        cache = cache.conv2d_cache()
     n, c_in, h, w = cache.x_shape
     oh, ow = cache.out_hw
     kh, kw = cache.kernel_size

@@ -1,4 +1,4 @@
-"""Element-wise kernels compiled by numba: each op in one pass over memory.
+"""Kernels compiled by numba: each op in one pass over memory.
 
 Imported only through :mod:`cnnlib.tuned.compiled`, and only when numba is installed.
 With NumPy, an element-wise op takes several passes over its arrays (ReLU: a
@@ -8,6 +8,9 @@ its inputs once and writes its outputs once. ReLU, pooling and im2col give what 
 NumPy kernels of :mod:`cnnlib.tuned` give, value for value; col2im sums in the
 readable op's order; Adam's update rounds each number as the readable step does
 (``tests/test_tuned_equals_readable.py`` runs both paths against the readable ops).
+The MNIST net's first block, a one-channel 3x3 convolution with its ReLU and 2x2 max
+pooling, runs as one kernel forward and one backward (see
+:mod:`cnnlib.tuned.conv_relu_pool`), equal to the layers up to float rounding.
 
 They run on one core. Spread over two cores (numba's ``prange``), they made the MNIST
 net's training step slower than on one (6.6 ms against 5.2 ms on a 2-core machine):
@@ -19,8 +22,8 @@ longer.
 Arrays are channels-last, ``(N, H, W, C)``, C-contiguous as cnnlib's layers hand them
 over (im2col's input excepted: it reads any strides). ``cache=True`` keeps the machine
 code in ``__pycache__``, so only the first process that runs them pays their compile
-time (about 2 s for the float32 kernels of the MNIST net); a later process loads
-them, with numba itself, in about 0.3 s.
+time (about 5 s for the float32 kernels of the MNIST net, 3 s of it for its first
+block's two); a later process loads them, with numba itself, in about 0.3 s.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ __all__ = [
     "im2col_rows",
     "col2im",
     "adam_update",
+    "conv3x3_relu_max_pool2x2",
+    "conv3x3_relu_max_pool2x2_backward",
 ]
 
 
@@ -233,3 +238,191 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, coefficients, decay, decoupled
         v = exp_avg_sq[k] * beta2 + rest2 * g * g
         exp_avg[k], exp_avg_sq[k] = m, v
         param[k] = p - step_size * m / (np.sqrt(v) / root_correction + eps)
+
+
+# A one-channel 3x3 convolution, the ReLU after it and a 2x2 max pooling of stride 2
+# (the first block of the course's MNIST net), forward and backward, one image at a
+# time. Output pixel (2r + a, 2c + b) of the convolution reads the padded image at rows
+# 2r + a + i and columns 2c + b + j: split into its four phases (even or odd rows, even
+# or odd columns), each a quarter-size image, every one of those reads becomes the same
+# position (r, c) of one phase, shifted by 0 or 1 row and column. So all four outputs
+# of a pooling window are computed at once, position by position, from 16 shifted views
+# of the phases; the loop over positions is long and contiguous, which lets LLVM
+# vectorize it. The convolution's output is never written to memory.
+
+
+@njit(cache=True, inline="always")
+def _fill_phases(x, b, padding, padded, phases, width):
+    """Copy image ``b`` of ``x: (N, H, W)`` into ``padded`` (zeros kept at the edges),
+    then into ``phases: (4, L)``: phase ``2s + t`` holds ``padded[2u + s, 2c + t]`` at
+    ``u * width + c``."""
+    _, h, w = x.shape
+    ph, pw = padding
+    for y in range(h):
+        for x_ in range(w):
+            padded[y + ph, x_ + pw] = x[b, y, x_]
+    rows = (phases.shape[1] - 1) // width
+    for s in range(2):
+        for t in range(2):
+            phase = phases[2 * s + t]
+            for u in range(rows):
+                for c in range(width):
+                    phase[u * width + c] = padded[2 * u + s, 2 * c + t]
+
+
+@njit(cache=True, inline="always")
+def _shifted(phases, width, length):
+    """16 views of ``phases``: ``v[4*m + l][r * width + c] = padded[2r + m, 2c + l]``
+    for ``m, l`` in 0..3 (row and column offsets within a pooling window and its
+    kernel)."""
+    p0, p1, p2, p3 = phases[0], phases[1], phases[2], phases[3]
+    down, end = width, width + length  # one phase row further
+    return (
+        p0[:length], p1[:length], p0[1 : 1 + length], p1[1 : 1 + length],
+        p2[:length], p3[:length], p2[1 : 1 + length], p3[1 : 1 + length],
+        p0[down:end], p1[down:end], p0[down + 1 : end + 1], p1[down + 1 : end + 1],
+        p2[down:end], p3[down:end], p2[down + 1 : end + 1], p3[down + 1 : end + 1],
+    )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def conv3x3_relu_max_pool2x2(x, weight, bias, padding, out, winner):
+    """``max_pool2d(relu(conv2d(x, weight, bias, padding=padding)), 2)`` for one input
+    channel: ``x: (N, H, W)`` (any strides), ``weight: (C, 3, 3)``, ``bias: (C,)``
+    (zeros for none) -> ``out: (N, H_q, W_q, C)`` and ``winner: (N, C, H_q, W_q + 1)``
+    (uint8; its last column is scratch), filled in place.
+
+    Pooling follows :func:`max_pool_forward` with ``relu_first``: taps scanned
+    row-major, a later one wins only if strictly greater, and a window with no positive
+    maximum outputs 0 (NaN stays) with winner 4. Each convolution output is summed tap
+    by tap in row-major order, then the bias added; multiply-adds may be fused.
+    """
+    n, hq, wq, c_out = out.shape
+    h, w = x.shape[1], x.shape[2]
+    width = wq + 1
+    length = hq * width
+    padded = np.zeros((h + 2 * padding[0], w + 2 * padding[1]), dtype=out.dtype)
+    phases = np.zeros((4, (hq + 1) * width + 1), dtype=out.dtype)
+    pooled = np.empty((c_out, length), dtype=out.dtype)
+    zero = np.zeros(1, dtype=out.dtype)[0]
+    for b in range(n):
+        _fill_phases(x, b, padding, padded, phases, width)
+        (
+            v00, v01, v02, v03, v10, v11, v12, v13,
+            v20, v21, v22, v23, v30, v31, v32, v33,
+        ) = _shifted(phases, width, length)  # fmt: skip
+        for o in range(c_out):
+            k = weight[o]
+            k00, k01, k02 = k[0, 0], k[0, 1], k[0, 2]
+            k10, k11, k12 = k[1, 0], k[1, 1], k[1, 2]
+            k20, k21, k22 = k[2, 0], k[2, 1], k[2, 2]
+            bias_o = bias[o]
+            best_of, won = pooled[o], winner[b, o].reshape(length)
+            for p in range(length):
+                x00, x01, x02, x03 = v00[p], v01[p], v02[p], v03[p]
+                x10, x11, x12, x13 = v10[p], v11[p], v12[p], v13[p]
+                x20, x21, x22, x23 = v20[p], v21[p], v22[p], v23[p]
+                x30, x31, x32, x33 = v30[p], v31[p], v32[p], v33[p]
+                # the window's four outputs: (a, b) = (0, 0), (0, 1), (1, 0), (1, 1)
+                y0 = (
+                    k00 * x00 + k01 * x01 + k02 * x02
+                    + k10 * x10 + k11 * x11 + k12 * x12
+                    + k20 * x20 + k21 * x21 + k22 * x22
+                ) + bias_o  # fmt: skip
+                y1 = (
+                    k00 * x01 + k01 * x02 + k02 * x03
+                    + k10 * x11 + k11 * x12 + k12 * x13
+                    + k20 * x21 + k21 * x22 + k22 * x23
+                ) + bias_o  # fmt: skip
+                y2 = (
+                    k00 * x10 + k01 * x11 + k02 * x12
+                    + k10 * x20 + k11 * x21 + k12 * x22
+                    + k20 * x30 + k21 * x31 + k22 * x32
+                ) + bias_o  # fmt: skip
+                y3 = (
+                    k00 * x11 + k01 * x12 + k02 * x13
+                    + k10 * x21 + k11 * x22 + k12 * x23
+                    + k20 * x31 + k21 * x32 + k22 * x33
+                ) + bias_o  # fmt: skip
+                best, tap = y0, np.uint8(0)
+                if y1 > best:
+                    best, tap = y1, np.uint8(1)
+                if y2 > best:
+                    best, tap = y2, np.uint8(2)
+                if y3 > best:
+                    best, tap = y3, np.uint8(3)
+                positive = best > 0
+                best_of[p] = best if positive or np.isnan(best) else zero
+                won[p] = tap if positive else np.uint8(4)
+        # channels-last, as the next layer reads it
+        for r in range(hq):
+            for c in range(wq):
+                target = out[b, r, c]
+                for o in range(c_out):
+                    target[o] = pooled[o, r * width + c]
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+def conv3x3_relu_max_pool2x2_backward(grad, winner, x, padding, sums):
+    """The weight and bias gradients of :func:`conv3x3_relu_max_pool2x2`, added into
+    ``sums: (C, 10)`` (float64; columns: the 3x3 taps row-major, then the bias), from
+    ``grad: (N, H_q, W_q, C)`` (any strides), that forward's ``winner`` and ``x``.
+
+    Each pooled gradient goes to its window's winner (none for winner 4, where the
+    ReLU was 0): as a sum over positions, for each tap, of the gradient times the input
+    that tap read. Summed in any order (``reassoc``), as BLAS sums; float64 across
+    images.
+    """
+    n, hq, wq, c_out = grad.shape
+    h, w = x.shape[1], x.shape[2]
+    width = wq + 1
+    length = hq * width
+    padded = np.zeros((h + 2 * padding[0], w + 2 * padding[1]), dtype=grad.dtype)
+    phases = np.zeros((4, (hq + 1) * width + 1), dtype=grad.dtype)
+    # this channel's gradient, one row of `width` per pooled row: the scratch column
+    # stays 0
+    g_rows = np.zeros(length, dtype=grad.dtype)
+    zero = np.zeros(1, dtype=grad.dtype)[0]
+    for b in range(n):
+        _fill_phases(x, b, padding, padded, phases, width)
+        (
+            v00, v01, v02, v03, v10, v11, v12, v13,
+            v20, v21, v22, v23, v30, v31, v32, v33,
+        ) = _shifted(phases, width, length)  # fmt: skip
+        for o in range(c_out):
+            for r in range(hq):
+                for c in range(wq):
+                    g_rows[r * width + c] = grad[b, r, c, o]
+            won = winner[b, o].reshape(length)
+            s00 = s01 = s02 = s10 = s11 = s12 = s20 = s21 = s22 = s_bias = zero
+            for p in range(length):
+                g, tap = g_rows[p], won[p]
+                g0 = g if tap == 0 else zero
+                g1 = g if tap == 1 else zero
+                g2 = g if tap == 2 else zero
+                g3 = g if tap == 3 else zero
+                x00, x01, x02, x03 = v00[p], v01[p], v02[p], v03[p]
+                x10, x11, x12, x13 = v10[p], v11[p], v12[p], v13[p]
+                x20, x21, x22, x23 = v20[p], v21[p], v22[p], v23[p]
+                x30, x31, x32, x33 = v30[p], v31[p], v32[p], v33[p]
+                s00 += g0 * x00 + g1 * x01 + g2 * x10 + g3 * x11
+                s01 += g0 * x01 + g1 * x02 + g2 * x11 + g3 * x12
+                s02 += g0 * x02 + g1 * x03 + g2 * x12 + g3 * x13
+                s10 += g0 * x10 + g1 * x11 + g2 * x20 + g3 * x21
+                s11 += g0 * x11 + g1 * x12 + g2 * x21 + g3 * x22
+                s12 += g0 * x12 + g1 * x13 + g2 * x22 + g3 * x23
+                s20 += g0 * x20 + g1 * x21 + g2 * x30 + g3 * x31
+                s21 += g0 * x21 + g1 * x22 + g2 * x31 + g3 * x32
+                s22 += g0 * x22 + g1 * x23 + g2 * x32 + g3 * x33
+                s_bias += g0 + g1 + g2 + g3
+            row = sums[o]
+            row[0] += s00
+            row[1] += s01
+            row[2] += s02
+            row[3] += s10
+            row[4] += s11
+            row[5] += s12
+            row[6] += s20
+            row[7] += s21
+            row[8] += s22
+            row[9] += s_bias
