@@ -470,6 +470,12 @@ def time_to_accuracy(
     """
     # the images in the dtype once, for both libraries
     data = [(images.astype(dtype, copy=False), labels) for images, labels in data]
+    # An epoch of two batches first, on a net thrown away, so that no timed epoch pays a
+    # one-time cost: numba compiling cnnlib's kernels for this dtype (several seconds in
+    # a fresh checkout), torch setting itself up.
+    two_batches = [(images[:128], labels[:128]) for images, labels in data]
+    for library in ("cnnlib", "torch"):
+        next(training_epochs(library, lr, gamma, seed, two_batches))
     runs = {
         library: training_epochs(library, lr, gamma, seed, data)
         for library in ("cnnlib", "torch")
