@@ -19,6 +19,12 @@ dilation), and its backward when the convolution's input gradient is not needed 
 network's first layer). The results equal the layer-by-layer ones up to float rounding:
 the sums run in another order. Each layer still gets a cache its own backward can use,
 so the three layers' backward passes, run one by one, give the block's gradients too.
+
+One difference shows only with an infinite or NaN pixel. The forward pass gives the
+layers' outputs, NaN and infinity included, but the weight gradient's NaNs can sit
+elsewhere: the layers multiply every pixel by the gradient of every convolution output,
+zeros included (0 times infinity is NaN), where this kernel multiplies the pixels read
+by the outputs the pooling keeps, plus a scratch column whose gradient is 0.
 """
 
 from __future__ import annotations

@@ -285,6 +285,17 @@ def _shifted(phases, width, length):
     )  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def _correlate3x3(k, x00, x01, x02, x10, x11, x12, x20, x21, x22):
+    """``sum(k[3i + j] * x_ij)``, the taps in row-major order: a 3x3 kernel ``k``
+    (9 numbers, row-major) on one 3x3 window of pixels."""
+    return (
+        k[0] * x00 + k[1] * x01 + k[2] * x02
+        + k[3] * x10 + k[4] * x11 + k[5] * x12
+        + k[6] * x20 + k[7] * x21 + k[8] * x22
+    )  # fmt: skip
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def conv3x3_relu_max_pool2x2(x, weight, bias, padding, out, winner):
     """``max_pool2d(relu(conv2d(x, weight, bias, padding=padding)), 2)`` for one input
@@ -312,10 +323,12 @@ def conv3x3_relu_max_pool2x2(x, weight, bias, padding, out, winner):
             v20, v21, v22, v23, v30, v31, v32, v33,
         ) = _shifted(phases, width, length)  # fmt: skip
         for o in range(c_out):
-            k = weight[o]
-            k00, k01, k02 = k[0, 0], k[0, 1], k[0, 2]
-            k10, k11, k12 = k[1, 0], k[1, 1], k[1, 2]
-            k20, k21, k22 = k[2, 0], k[2, 1], k[2, 2]
+            kernel = weight[o]
+            k = (
+                kernel[0, 0], kernel[0, 1], kernel[0, 2],
+                kernel[1, 0], kernel[1, 1], kernel[1, 2],
+                kernel[2, 0], kernel[2, 1], kernel[2, 2],
+            )  # fmt: skip
             bias_o = bias[o]
             best_of, won = pooled[o], winner[b, o].reshape(length)
             for p in range(length):
@@ -324,26 +337,11 @@ def conv3x3_relu_max_pool2x2(x, weight, bias, padding, out, winner):
                 x20, x21, x22, x23 = v20[p], v21[p], v22[p], v23[p]
                 x30, x31, x32, x33 = v30[p], v31[p], v32[p], v33[p]
                 # the window's four outputs: (a, b) = (0, 0), (0, 1), (1, 0), (1, 1)
-                y0 = (
-                    k00 * x00 + k01 * x01 + k02 * x02
-                    + k10 * x10 + k11 * x11 + k12 * x12
-                    + k20 * x20 + k21 * x21 + k22 * x22
-                ) + bias_o  # fmt: skip
-                y1 = (
-                    k00 * x01 + k01 * x02 + k02 * x03
-                    + k10 * x11 + k11 * x12 + k12 * x13
-                    + k20 * x21 + k21 * x22 + k22 * x23
-                ) + bias_o  # fmt: skip
-                y2 = (
-                    k00 * x10 + k01 * x11 + k02 * x12
-                    + k10 * x20 + k11 * x21 + k12 * x22
-                    + k20 * x30 + k21 * x31 + k22 * x32
-                ) + bias_o  # fmt: skip
-                y3 = (
-                    k00 * x11 + k01 * x12 + k02 * x13
-                    + k10 * x21 + k11 * x22 + k12 * x23
-                    + k20 * x31 + k21 * x32 + k22 * x33
-                ) + bias_o  # fmt: skip
+                y0 = _correlate3x3(k, x00, x01, x02, x10, x11, x12, x20, x21, x22)
+                y1 = _correlate3x3(k, x01, x02, x03, x11, x12, x13, x21, x22, x23)
+                y2 = _correlate3x3(k, x10, x11, x12, x20, x21, x22, x30, x31, x32)
+                y3 = _correlate3x3(k, x11, x12, x13, x21, x22, x23, x31, x32, x33)
+                y0, y1, y2, y3 = y0 + bias_o, y1 + bias_o, y2 + bias_o, y3 + bias_o
                 best, tap = y0, np.uint8(0)
                 if y1 > best:
                     best, tap = y1, np.uint8(1)
