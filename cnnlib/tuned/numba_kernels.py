@@ -252,10 +252,24 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, coefficients, decay, decoupled
 
 
 @njit(cache=True, inline="always")
-def _fill_phases(x, b, padding, padded, phases, width):
-    """Copy image ``b`` of ``x: (N, H, W)`` into ``padded`` (zeros kept at the edges),
-    then into ``phases: (4, L)``: phase ``2s + t`` holds ``padded[2u + s, 2c + t]`` at
-    ``u * width + c``."""
+def _phase_scratch(x, hq, wq, padding, like):
+    """Scratch arrays for :func:`_phase_views`, in ``like``'s dtype, for images ``x: (N,
+    H, W)`` padded by ``padding`` and pooled to ``(hq, wq)``: the padded image, zeros at
+    its edges, and its four phases, ``(4, (hq + 1) * (wq + 1) + 1)``."""
+    h, w = x.shape[1], x.shape[2]
+    padded = np.zeros((h + 2 * padding[0], w + 2 * padding[1]), dtype=like.dtype)
+    phases = np.zeros((4, (hq + 1) * (wq + 1) + 1), dtype=like.dtype)
+    return padded, phases
+
+
+@njit(cache=True, inline="always")
+def _phase_views(x, b, padding, padded, phases, width):
+    """Copy image ``b`` of ``x: (N, H, W)`` into ``padded``, then into ``phases``
+    (phase ``2s + t`` holds ``padded[2u + s, 2c + t]`` at ``u * width + c``, ``width``
+    being a pooled row's length plus one scratch column); return their 16 views ``v[4*m
+    + l]``, ``v[4*m + l][r * width + c] = padded[2r + m, 2c + l]`` for ``m, l`` in 0..3
+    (the row and column offsets within a pooling window and its kernel), each as long
+    as ``width`` times the number of pooled rows."""
     _, h, w = x.shape
     ph, pw = padding
     for y in range(h):
@@ -268,13 +282,7 @@ def _fill_phases(x, b, padding, padded, phases, width):
             for u in range(rows):
                 for c in range(width):
                     phase[u * width + c] = padded[2 * u + s, 2 * c + t]
-
-
-@njit(cache=True, inline="always")
-def _shifted(phases, width, length):
-    """16 views of ``phases``: ``v[4*m + l][r * width + c] = padded[2r + m, 2c + l]``
-    for ``m, l`` in 0..3 (row and column offsets within a pooling window and its
-    kernel)."""
+    length = (rows - 1) * width
     p0, p1, p2, p3 = phases[0], phases[1], phases[2], phases[3]
     down, end = width, width + length  # one phase row further
     return (
@@ -309,19 +317,16 @@ def conv3x3_relu_max_pool2x2(x, weight, bias, padding, out, winner):
     by tap in row-major order, then the bias added; multiply-adds may be fused.
     """
     n, hq, wq, c_out = out.shape
-    h, w = x.shape[1], x.shape[2]
     width = wq + 1
     length = hq * width
-    padded = np.zeros((h + 2 * padding[0], w + 2 * padding[1]), dtype=out.dtype)
-    phases = np.zeros((4, (hq + 1) * width + 1), dtype=out.dtype)
+    padded, phases = _phase_scratch(x, hq, wq, padding, out)
     pooled = np.empty((c_out, length), dtype=out.dtype)
     zero = np.zeros(1, dtype=out.dtype)[0]
     for b in range(n):
-        _fill_phases(x, b, padding, padded, phases, width)
         (
             v00, v01, v02, v03, v10, v11, v12, v13,
             v20, v21, v22, v23, v30, v31, v32, v33,
-        ) = _shifted(phases, width, length)  # fmt: skip
+        ) = _phase_views(x, b, padding, padded, phases, width)  # fmt: skip
         for o in range(c_out):
             kernel = weight[o]
             k = (
@@ -372,21 +377,18 @@ def conv3x3_relu_max_pool2x2_backward(grad, winner, x, padding, sums):
     images.
     """
     n, hq, wq, c_out = grad.shape
-    h, w = x.shape[1], x.shape[2]
     width = wq + 1
     length = hq * width
-    padded = np.zeros((h + 2 * padding[0], w + 2 * padding[1]), dtype=grad.dtype)
-    phases = np.zeros((4, (hq + 1) * width + 1), dtype=grad.dtype)
+    padded, phases = _phase_scratch(x, hq, wq, padding, grad)
     # this channel's gradient, one row of `width` per pooled row: the scratch column
     # stays 0
     g_rows = np.zeros(length, dtype=grad.dtype)
     zero = np.zeros(1, dtype=grad.dtype)[0]
     for b in range(n):
-        _fill_phases(x, b, padding, padded, phases, width)
         (
             v00, v01, v02, v03, v10, v11, v12, v13,
             v20, v21, v22, v23, v30, v31, v32, v33,
-        ) = _shifted(phases, width, length)  # fmt: skip
+        ) = _phase_views(x, b, padding, padded, phases, width)  # fmt: skip
         for o in range(c_out):
             for r in range(hq):
                 for c in range(wq):
